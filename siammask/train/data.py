@@ -1,0 +1,197 @@
+"""Exemplar/search pair sampling with the paper's augmentation (§4.1).
+
+A pair is two annotated frames of one object track within ``frame_gap`` frames of each other (a COCO
+instance gives the same image twice). Each frame is cropped around its own GT box with the tracker's
+context rule, ``s_z = sqrt((w + p)(h + p))``, ``p = (w + h) / 2``, ``s_x = s_z * 255 / 127``, so the object
+covers about the same number of pixels in both crops; then a random translation (±4 px exemplar,
+±64 px search) and scale ([0.95, 1.05] / [0.82, 1.18]) are applied in the same affine warp. The search
+crop's GT mask is warped with the SAME matrix (bilinear, thresholded at 0.5) and its GT box is the
+annotated box mapped through the matrix.
+
+Crops follow the released model's input convention: raw BGR 0..255 float32, CHW, no normalisation;
+outside the image the crop is filled with the frame's per-channel mean (as the tracker pads).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from siammask.train.sources import AnnotationError, ObjectTrack, decode_segmentation
+
+
+@dataclass(frozen=True)
+class PairConfig:
+    """Crop sizes, context and augmentation ranges (shift in output pixels, scale as a ± fraction)."""
+
+    exemplar_size: int = 127
+    search_size: int = 255
+    context_amount: float = 0.5
+    frame_gap: int = 20
+    exemplar_shift: float = 4.0
+    exemplar_scale: float = 0.05
+    search_shift: float = 64.0
+    search_scale: float = 0.18
+
+
+def context_side(width: float, height: float, context_amount: float) -> float:
+    """Side of the exemplar region in image pixels: ``sqrt((w + p)(h + p))`` with ``p = c (w + h)``."""
+    pad = context_amount * (width + height)
+    return math.sqrt((width + pad) * (height + pad))
+
+
+def crop_matrix(
+    centre_xy: tuple[float, float],
+    region_side: float,
+    out_size: int,
+    shift_xy: tuple[float, float],
+    scale: float,
+) -> np.ndarray:
+    """(2, 3) affine image -> crop: the square of side ``region_side`` centred on ``centre_xy`` fills the
+    ``out_size`` crop (centre pixel ``(out_size - 1) / 2``), zoomed by ``scale`` and then shifted by
+    ``shift_xy`` output pixels."""
+    zoom = out_size / region_side * scale
+    centre_out = (out_size - 1) / 2.0
+    return np.array(
+        [
+            [zoom, 0.0, centre_out + shift_xy[0] - zoom * centre_xy[0]],
+            [0.0, zoom, centre_out + shift_xy[1] - zoom * centre_xy[1]],
+        ],
+        dtype=np.float64,
+    )
+
+
+def warp_image(image: np.ndarray, matrix: np.ndarray, out_size: int) -> np.ndarray:
+    """Bilinear warp of an (H, W, 3) uint8 BGR image into an (out, out, 3) float32 crop, mean-filled."""
+    fill = tuple(float(v) for v in image.reshape(-1, image.shape[2]).mean(axis=0))
+    crop = cv2.warpAffine(
+        image,
+        matrix,
+        (out_size, out_size),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=fill,
+    )
+    return crop.astype(np.float32)
+
+
+def warp_mask(mask: np.ndarray, matrix: np.ndarray, out_size: int) -> np.ndarray:
+    """Warp an (H, W) bool mask with the same matrix: bilinear on {0, 1} then threshold 0.5 -> (out, out)
+    float32 in {0, 1}; zero outside the image."""
+    warped = cv2.warpAffine(
+        mask.astype(np.float32),
+        matrix,
+        (out_size, out_size),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0.0,
+    )
+    return (warped >= 0.5).astype(np.float32)
+
+
+def transform_box(box_xywh: Sequence[float], matrix: np.ndarray) -> np.ndarray:
+    """Map an (x, y, w, h) image box through a scale+translate matrix -> (4,) float32 ``xyxy`` in the crop."""
+    x, y, w, h = box_xywh
+    x1 = matrix[0, 0] * x + matrix[0, 2]
+    y1 = matrix[1, 1] * y + matrix[1, 2]
+    return np.array([x1, y1, x1 + matrix[0, 0] * w, y1 + matrix[1, 1] * h], dtype=np.float32)
+
+
+def read_bgr(path: Path) -> np.ndarray:
+    """Read a frame as (H, W, 3) uint8 BGR; a missing or unreadable file raises a one-line error."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise AnnotationError(f"{path}: frame image not found or unreadable")
+    return image
+
+
+def _augmented_crop_matrix(
+    box_xywh: Sequence[float],
+    out_size: int,
+    context_amount: float,
+    max_shift: float,
+    max_scale: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    x, y, w, h = box_xywh
+    region = context_side(w, h, context_amount) * out_size / 127.0  # s_z for 127, s_x = s_z 255/127
+    shift = (float(rng.uniform(-max_shift, max_shift)), float(rng.uniform(-max_shift, max_shift)))
+    scale = float(rng.uniform(1.0 - max_scale, 1.0 + max_scale))
+    return crop_matrix((x + w / 2.0, y + h / 2.0), region, out_size, shift, scale)
+
+
+def make_pair(
+    track: ObjectTrack, exemplar_k: int, search_k: int, cfg: PairConfig, rng: np.random.Generator
+) -> dict[str, torch.Tensor]:
+    """Crop one pair from frames ``exemplar_k`` and ``search_k`` of ``track``.
+
+    Returns ``template`` (3, 127, 127) and ``search`` (3, 255, 255) float32 BGR 0..255, ``search_mask``
+    (255, 255) float32 {0, 1} and ``search_box`` (4,) float32 ``xyxy`` in search-crop pixels.
+    """
+    exemplar_image = read_bgr(track.image_paths[exemplar_k])
+    z_matrix = _augmented_crop_matrix(
+        track.boxes_xywh[exemplar_k], cfg.exemplar_size, cfg.context_amount, cfg.exemplar_shift,
+        cfg.exemplar_scale, rng,
+    )  # fmt: skip
+    template = warp_image(exemplar_image, z_matrix, cfg.exemplar_size)
+
+    search_image = exemplar_image if search_k == exemplar_k else read_bgr(track.image_paths[search_k])
+    if search_image.shape[:2] != (track.height, track.width):
+        raise AnnotationError(
+            f"{track.image_paths[search_k]}: image is {search_image.shape[1]}x{search_image.shape[0]}, "
+            f"annotation says {track.width}x{track.height}"
+        )
+    x_matrix = _augmented_crop_matrix(
+        track.boxes_xywh[search_k],
+        cfg.search_size,
+        cfg.context_amount,
+        cfg.search_shift,
+        cfg.search_scale,
+        rng,
+    )
+    search = warp_image(search_image, x_matrix, cfg.search_size)
+    mask = decode_segmentation(track.segmentations[search_k], track.height, track.width)
+    return {
+        "template": torch.from_numpy(np.ascontiguousarray(template.transpose(2, 0, 1))),
+        "search": torch.from_numpy(np.ascontiguousarray(search.transpose(2, 0, 1))),
+        "search_mask": torch.from_numpy(warp_mask(mask, x_matrix, cfg.search_size)),
+        "search_box": torch.from_numpy(transform_box(track.boxes_xywh[search_k], x_matrix)),
+    }
+
+
+class PairDataset(Dataset):
+    """``pairs_per_epoch`` random pairs per epoch; pair i of epoch e is a pure function of (seed, e, i),
+    so a resumed run sees the same data. Tracks are drawn uniformly, then the exemplar frame uniformly
+    within the track, then the search frame uniformly among the track's frames within ``frame_gap``."""
+
+    def __init__(self, tracks: list[ObjectTrack], cfg: PairConfig, pairs_per_epoch: int, seed: int) -> None:
+        if not tracks:
+            raise AnnotationError("no usable object track in the training annotations")
+        self.tracks = tracks
+        self.cfg = cfg
+        self.pairs_per_epoch = pairs_per_epoch
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose pairs ``__getitem__`` returns."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.pairs_per_epoch
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        track = self.tracks[int(rng.integers(len(self.tracks)))]
+        exemplar_k = int(rng.integers(len(track.frame_indices)))
+        frames = np.asarray(track.frame_indices)
+        near = np.flatnonzero(np.abs(frames - frames[exemplar_k]) <= self.cfg.frame_gap)
+        search_k = int(rng.choice(near))
+        return make_pair(track, exemplar_k, search_k, self.cfg, rng)

@@ -1,0 +1,120 @@
+"""Pair sampler: annotation reading, crop geometry, mask/box following the image crop."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from pycocotools import mask as mask_utils
+
+from siammask.train.data import PairConfig, PairDataset, crop_matrix, make_pair, warp_image, warp_mask
+from siammask.train.sources import AnnotationError, load_coco_tracks, load_ytvis_tracks
+
+HEIGHT, WIDTH = 120, 160
+
+
+def _square_mask(x: int, y: int, side: int) -> np.ndarray:
+    mask = np.zeros((HEIGHT, WIDTH), dtype=np.uint8)
+    mask[y : y + side, x : x + side] = 1
+    return mask
+
+
+def _write_video(root: Path, positions: list[tuple[int, int] | None], side: int = 30) -> Path:
+    """A YTVIS-format dataset of one video: a white square on black (PNG, lossless) per frame."""
+    (root / "JPEGImages" / "v0").mkdir(parents=True)
+    names, segmentations, boxes = [], [], []
+    for t, position in enumerate(positions):
+        name = f"v0/{t:05d}.png"
+        mask = np.zeros((HEIGHT, WIDTH), np.uint8) if position is None else _square_mask(*position, side)
+        cv2.imwrite(str(root / "JPEGImages" / name), np.repeat(mask[:, :, None] * 255, 3, axis=2))
+        names.append(name)
+        if position is None:
+            segmentations.append(None)
+            boxes.append(None)
+            continue
+        rle = mask_utils.encode(np.asfortranarray(mask))
+        segmentations.append({"size": rle["size"], "counts": rle["counts"].decode()})
+        boxes.append([position[0], position[1], side, side])
+    video = {"id": 1, "width": WIDTH, "height": HEIGHT, "length": len(names), "file_names": names}
+    ann = {"id": 1, "video_id": 1, "category_id": 1, "iscrowd": 0, "segmentations": segmentations,
+           "bboxes": boxes, "areas": [None] * len(names)}  # fmt: skip
+    path = root / "annotations.json"
+    path.write_text(json.dumps({"videos": [video], "annotations": [ann], "categories": []}))
+    return path
+
+
+def test_mask_warp_equals_thresholded_image_warp() -> None:
+    square = _square_mask(50, 40, 30).astype(np.float32)
+    matrix = crop_matrix((65.0, 55.0), 90.3, 255, shift_xy=(-17.5, 23.0), scale=1.13)
+    image_crop = warp_image(np.repeat(square[:, :, None] * 255.0, 3, axis=2), matrix, 255)
+    mask_crop = warp_mask(square.astype(bool), matrix, 255)
+    assert mask_crop.sum() > 1000
+    np.testing.assert_array_equal(mask_crop, (image_crop[:, :, 0] / 255.0 >= 0.5).astype(np.float32))
+
+
+def test_make_pair_shapes_and_geometry(tmp_path: Path) -> None:
+    ann = _write_video(tmp_path, [(20, 30), None, (60, 50)])
+    tracks = load_ytvis_tracks(ann, tmp_path / "JPEGImages", min_box_size=4)
+    assert len(tracks) == 1 and tracks[0].frame_indices == [0, 2]
+    pair = make_pair(tracks[0], 0, 1, PairConfig(), np.random.default_rng(3))
+    assert pair["template"].shape == (3, 127, 127) and pair["search"].shape == (3, 255, 255)
+    assert pair["search_mask"].shape == (255, 255) and pair["search_box"].shape == (4,)
+    assert pair["search"].dtype.is_floating_point and float(pair["search"].max()) > 200  # raw 0..255 range
+    # the mask follows the image crop (PNG frame: only OpenCV's uint8 fixed-point rounding may differ)
+    thresholded = (pair["search"][0] >= 127.5).float()
+    assert float(pair["search_mask"].sum()) > 500
+    assert float((thresholded != pair["search_mask"]).float().mean()) < 1e-3
+    # the GT box is the mask's extent in crop pixels; a 30 px square with context 30 px -> s_z = 60
+    ys, xs = np.nonzero(pair["search_mask"].numpy())
+    x1, y1, x2, y2 = pair["search_box"].tolist()
+    assert abs(x1 - xs.min()) < 2 and abs(x2 - (xs.max() + 1)) < 2
+    assert abs(y1 - ys.min()) < 2 and abs(y2 - (ys.max() + 1)) < 2
+    assert 0.82 * 63.5 - 1 < x2 - x1 < 1.18 * 63.5 + 1
+    assert abs((x1 + x2) / 2 - 127) <= 64 + 1 and abs((y1 + y2) / 2 - 127) <= 64 + 1
+
+
+def test_pair_dataset_is_deterministic_and_respects_gap(tmp_path: Path) -> None:
+    ann = _write_video(tmp_path, [(10 + 8 * t, 30) for t in range(8)])
+    tracks = load_ytvis_tracks(ann, tmp_path / "JPEGImages", min_box_size=4)
+    dataset = PairDataset(tracks, PairConfig(frame_gap=0, search_shift=0, search_scale=0), 4, seed=7)
+    first = dataset[2]
+    assert (first["template"] == dataset[2]["template"]).all()
+    dataset.set_epoch(1)
+    assert not (first["template"] == dataset[2]["template"]).all()
+    # frame_gap 0 and no search augmentation: the object sits exactly at the crop centre
+    x1, y1, x2, y2 = dataset[0]["search_box"].tolist()
+    assert (x1 + x2) / 2 == pytest.approx(127.0, abs=1e-3) and (y1 + y2) / 2 == pytest.approx(127.0, abs=1e-3)
+
+
+def test_coco_source_gives_single_frame_tracks(tmp_path: Path) -> None:
+    mask = _square_mask(40, 40, 20)
+    cv2.imwrite(str(tmp_path / "a.png"), np.repeat(mask[:, :, None] * 255, 3, axis=2))
+    polygon = [[40, 40, 60, 40, 60, 60, 40, 60]]
+    data = {"images": [{"id": 5, "file_name": "a.png", "height": HEIGHT, "width": WIDTH}],
+            "annotations": [{"id": 1, "image_id": 5, "segmentation": polygon, "bbox": [40, 40, 20, 20]},
+                            {"id": 2, "image_id": 5, "segmentation": polygon, "iscrowd": 1}]}  # fmt: skip
+    (tmp_path / "coco.json").write_text(json.dumps(data))
+    tracks = load_coco_tracks(tmp_path / "coco.json", tmp_path, min_box_size=4)
+    assert len(tracks) == 1
+    pair = make_pair(tracks[0], 0, 0, PairConfig(), np.random.default_rng(0))
+    assert float(pair["search_mask"].sum()) > 100
+
+
+def test_bad_annotations_raise_one_line_errors(tmp_path: Path) -> None:
+    with pytest.raises(AnnotationError, match="annotation file not found"):
+        load_ytvis_tracks(tmp_path / "missing.json", tmp_path, 4)
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(AnnotationError, match="bad.json: not valid JSON"):
+        load_ytvis_tracks(tmp_path / "bad.json", tmp_path, 4)
+    (tmp_path / "short.json").write_text(json.dumps({
+        "videos": [{"id": 1, "width": 4, "height": 4, "file_names": ["a.jpg", "b.jpg"]}],
+        "annotations": [{"id": 3, "video_id": 1, "segmentations": [None]}]}))  # fmt: skip
+    with pytest.raises(AnnotationError, match="annotation 3 has 1 segmentations for 2 frames"):
+        load_ytvis_tracks(tmp_path / "short.json", tmp_path, 4)
+    ann = _write_video(tmp_path / "v", [(20, 30)])
+    tracks = load_ytvis_tracks(ann, tmp_path / "elsewhere", 4)
+    with pytest.raises(AnnotationError, match="frame image not found"):
+        make_pair(tracks[0], 0, 0, PairConfig(), np.random.default_rng(0))
