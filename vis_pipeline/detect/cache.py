@@ -1,0 +1,194 @@
+"""Per-video detection cache: run the detector once per video, reuse it for every tracker setting.
+
+Layout: ``<root>/<cache_key>/<video file stem>.dets``, one file per video. A file is a one-line
+JSON header followed by a JSON body (the detections of every frame: boxes, scores, labels and
+compressed-RLE masks). The header holds the format version, the cache key, the video's name,
+frame count and size, and the sha256 of the body bytes.
+
+The key is the detector's ``cache_key()``: for mmdet detectors a hash of the effective mmdet
+config (test scale, thresholds, proposal counts included), the adapter settings and the
+checkpoint's *content* sha256 (a renamed or re-downloaded identical file keeps its cache; an
+overwritten file gets a new key, whatever its mtime says). Hashing a 300 MB checkpoint costs
+about a second once per process.
+
+Writes are atomic (temp file + ``os.replace``). A file that is truncated, not JSON, fails its
+checksum, or belongs to another key / frame count / frame size is reported with a warning and
+treated as a miss, so the detector runs again and the file is rewritten.
+
+Floats survive the round trip exactly: float32 -> float64 is exact and JSON keeps float64's
+shortest repr, so cached detections equal fresh ones bit for bit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from vis_pipeline.detect.base import Detector, VideoRef
+from vis_pipeline.store import atomic_write_text
+from vis_pipeline.types import Detections
+
+LOG = logging.getLogger(__name__)
+FORMAT_VERSION = 1
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+
+
+def _file_stem(video: VideoRef) -> str:
+    """A file name for the video: its name when safe, else id + a hash of the name."""
+    if _SAFE_NAME.match(video.name) and not video.name.startswith("."):
+        return video.name
+    return f"video{video.video_id}_{hashlib.sha256(video.name.encode()).hexdigest()[:12]}"
+
+
+def _frame_to_json(dets: Detections) -> dict[str, Any]:
+    return {
+        "boxes": dets.boxes.astype(np.float64).tolist(),
+        "scores": dets.scores.astype(np.float64).tolist(),
+        "labels": dets.labels.tolist(),
+        "masks": [{"size": list(m["size"]), "counts": m["counts"]} for m in dets.masks],
+    }
+
+
+def _frame_from_json(frame: dict[str, Any]) -> Detections:
+    return Detections(
+        np.asarray(frame["boxes"], dtype=np.float32).reshape(-1, 4),
+        np.asarray(frame["scores"], dtype=np.float32),
+        np.asarray(frame["labels"], dtype=np.int64),
+        [
+            {"size": [int(m["size"][0]), int(m["size"][1])], "counts": str(m["counts"])}
+            for m in frame["masks"]
+        ],
+    )
+
+
+class DetectionCache:
+    """Detections of whole videos on disk, keyed by detector cache key and video."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    def path(self, video: VideoRef, key: str) -> Path:
+        if not re.match(r"^[A-Za-z0-9_-]{1,64}$", key):
+            raise ValueError(f"cache key must be 1-64 [A-Za-z0-9_-] characters, got {key!r}")
+        return self.root / key / f"{_file_stem(video)}.dets"
+
+    def load(self, video: VideoRef, key: str) -> list[Detections] | None:
+        """The cached detections of ``video`` under ``key``, or None (missing, corrupt or stale)."""
+        path = self.path(video, key)
+        if not path.exists():
+            return None
+        problem, frames = self._read(path, video, key)
+        if problem is not None:
+            LOG.warning("detection cache: ignoring %s (%s); recomputing", path, problem)
+            return None
+        return frames
+
+    def _read(self, path: Path, video: VideoRef, key: str) -> tuple[str | None, list[Detections] | None]:
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            return f"unreadable: {err}", None
+        header_bytes, sep, body = data.partition(b"\n")
+        if not sep:
+            return "truncated: no body", None
+        try:
+            header = json.loads(header_bytes)
+        except ValueError as err:
+            return f"bad header JSON: {err}", None
+        if not isinstance(header, dict):
+            return "bad header", None
+        expected = {
+            "format": FORMAT_VERSION,
+            "key": key,
+            "video": video.name,
+            "num_frames": int(video.length),
+            "height": int(video.height),
+            "width": int(video.width),
+        }
+        for field, value in expected.items():
+            if header.get(field) != value:
+                return f"stale: {field} is {header.get(field)!r}, expected {value!r}", None
+        if hashlib.sha256(body).hexdigest() != header.get("sha256"):
+            return "checksum mismatch (truncated or modified)", None
+        try:
+            frames = [_frame_from_json(f) for f in json.loads(body)]
+        except (ValueError, KeyError, TypeError) as err:
+            return f"bad body: {err}", None
+        if len(frames) != video.length:
+            return f"stale: {len(frames)} frames stored, video has {video.length}", None
+        for frame in frames:
+            for mask in frame.masks:
+                if list(mask["size"]) != [video.height, video.width]:
+                    return f"stale: mask size {mask['size']} != {[video.height, video.width]}", None
+        return None, frames
+
+    def save(self, video: VideoRef, key: str, detections: list[Detections]) -> Path:
+        """Write the detections of every frame of ``video`` atomically; returns the file path."""
+        if len(detections) != video.length:
+            raise ValueError(
+                f"detection cache: {len(detections)} frames of detections for video {video.name!r} "
+                f"with {video.length} frames"
+            )
+        body = json.dumps([_frame_to_json(d) for d in detections], separators=(",", ":")).encode()
+        header = {
+            "format": FORMAT_VERSION,
+            "key": key,
+            "video": video.name,
+            "num_frames": int(video.length),
+            "height": int(video.height),
+            "width": int(video.width),
+            "sha256": hashlib.sha256(body).hexdigest(),
+        }
+        path = self.path(video, key)
+        atomic_write_text(path, json.dumps(header, sort_keys=True) + "\n" + body.decode())
+        return path
+
+
+def _batches(frames: Iterator[np.ndarray], size: int) -> Iterator[list[np.ndarray]]:
+    batch: list[np.ndarray] = []
+    for frame in frames:
+        batch.append(frame)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def detect_video(
+    detector: Detector,
+    video: Any,
+    cache: DetectionCache | None,
+    batch_size: int = 1,
+    progress: bool = True,
+) -> list[Detections]:
+    """Detections of every frame of ``video``, from the cache when valid, else by running the detector.
+
+    ``video`` needs ``video_id``, ``name``, ``width``, ``height``, ``length`` and ``iter_frames()``
+    (BGR uint8 frames, streamed; see ``vis_pipeline.data.Video``). Only one batch of frames is in
+    memory at a time; the result holds RLE masks only.
+    """
+    key = detector.cache_key()
+    if cache is not None:
+        cached = cache.load(video, key)
+        if cached is not None:
+            return cached
+    detections: list[Detections] = []
+    with tqdm(total=video.length, desc=f"detect {video.name}", unit="frame", disable=not progress) as bar:
+        for batch in _batches(iter(video.iter_frames()), batch_size):
+            indices = list(range(len(detections), len(detections) + len(batch)))
+            detections.extend(detector.detect(batch, video=video, frame_indices=indices))
+            bar.update(len(batch))
+    if len(detections) != video.length:
+        raise ValueError(f"video {video.name!r}: got {len(detections)} frames, expected {video.length}")
+    if cache is not None:
+        cache.save(video, key, detections)
+    return detections
