@@ -1,0 +1,30 @@
+"""``python -m siammask.train key=value ...``: train SiamMask.
+
+Hydra CLI; default config ``configs/train/siammask_tiny.yaml``, ``--config-name siammask_r50`` for the
+ResNet-50 (released) layout.
+"""
+
+from __future__ import annotations
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from siammask.checkpoint import CheckpointError
+from siammask.train.sources import AnnotationError
+
+
+@hydra.main(version_base=None, config_path="../../configs/train", config_name="siammask_tiny")
+def main(cfg: DictConfig) -> None:
+    """Resolve the config to plain containers and run :func:`siammask.train.trainer.train`."""
+    from siammask.train.trainer import train
+
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    try:
+        last = train(plain)
+    except (AnnotationError, CheckpointError) as error:
+        raise SystemExit(f"error: {error}") from None
+    print(f"training finished: {last}")
+
+
+if __name__ == "__main__":
+    main()
