@@ -1,0 +1,148 @@
+"""Image-space geometry of the SiamMask tracker: square crops, mask paste-back and the rotated box.
+
+All three reproduce the released tracker bit for bit (SPEC §2.3, §2.6, §2.7):
+
+* crops round the window corner half-to-even (Python ``round``; pysot's ``floor(v + 0.5)`` differs at .5),
+  fill out-of-image pixels with the per-channel mean truncated to uint8, and resize with OpenCV's
+  fixed-point INTER_LINEAR on uint8;
+* the paste uses ``cv2.warpAffine`` (OpenCV 4.x quantises sampling positions to 1/32 px) with the
+  reference's matrix, including its slight (W-1)/W shrink towards the origin, and -1 outside the square;
+* the rotated box is ``minAreaRect`` of the largest external contour, or the axis-aligned box corners.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+def round_half_even(value: float) -> int:
+    """Round to the nearest integer, ties to even (Python/numpy rounding): 2.5 -> 2, 3.5 -> 4, -0.5 -> 0."""
+    return int(round(float(value)))
+
+
+def pad_fill_value(avg_chans: np.ndarray) -> np.ndarray:
+    """Fill colour for out-of-image crop pixels: the float channel means truncated to uint8 (127.9 -> 127)."""
+    return np.asarray(avg_chans, dtype=np.float64).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class CropWindow:
+    """Integer square window: columns x0 .. x0+size-1, rows y0 .. y0+size-1 (may leave the image)."""
+
+    x0: int
+    y0: int
+    size: int
+
+
+def crop_window(center_xy: Sequence[float], crop_size: int) -> CropWindow:
+    """Window of side ``crop_size`` around ``center_xy``; corner = round_half_even(center - (size+1)/2)."""
+    half = (crop_size + 1) / 2
+    return CropWindow(
+        x0=round_half_even(center_xy[0] - half), y0=round_half_even(center_xy[1] - half), size=int(crop_size)
+    )
+
+
+def crop_subwindow(
+    image: np.ndarray, center_xy: Sequence[float], out_size: int, crop_size: int, fill_bgr: np.ndarray
+) -> np.ndarray:
+    """Cut a ``crop_size`` square around ``center_xy`` and resize it to ``out_size``.
+
+    image: (H, W, 3) uint8 BGR. fill_bgr: (3,) uint8 colour for pixels outside the image (see
+    ``pad_fill_value``). Returns (out_size, out_size, 3) uint8. Resizing (only if crop_size != out_size)
+    is cv2.resize INTER_LINEAR on the uint8 patch.
+    """
+    window = crop_window(center_xy, crop_size)
+    height, width = image.shape[:2]
+    x1, y1 = window.x0 + window.size, window.y0 + window.size  # exclusive ends
+    if window.x0 >= 0 and window.y0 >= 0 and x1 <= width and y1 <= height:
+        patch = image[window.y0 : y1, window.x0 : x1]
+    else:
+        patch = np.empty((window.size, window.size, image.shape[2]), dtype=np.uint8)
+        patch[:] = fill_bgr
+        src_x0, src_y0 = max(window.x0, 0), max(window.y0, 0)
+        src_x1, src_y1 = min(x1, width), min(y1, height)
+        if src_x0 < src_x1 and src_y0 < src_y1:  # some overlap with the image
+            patch[src_y0 - window.y0 : src_y1 - window.y0, src_x0 - window.x0 : src_x1 - window.x0] = image[
+                src_y0:src_y1, src_x0:src_x1
+            ]
+    if window.size != out_size:
+        patch = cv2.resize(patch, (out_size, out_size), interpolation=cv2.INTER_LINEAR)
+    return np.ascontiguousarray(patch)
+
+
+def crops_to_tensor_layout(crops: Sequence[np.ndarray]) -> np.ndarray:
+    """Stack (S, S, 3) uint8 crops into an (N, 3, S, S) float32 array (raw 0..255 BGR, no normalisation)."""
+    return np.stack(crops).transpose(0, 3, 1, 2).astype(np.float32)
+
+
+def mask_square(
+    crop_origin_xy: Sequence[float],
+    crop_size: int,
+    pos_yx: Sequence[int],
+    instance_size: int,
+    exemplar_size: int,
+    total_stride: int,
+    base_size: int,
+) -> tuple[float, float, float]:
+    """Image square (x, y, side) covered by the mask of response cell ``pos_yx`` (SPEC §2.6 ``sub_box``).
+
+    crop_origin_xy = centre - crop_size / 2 of the search crop the response came from. The cell (y, x) is
+    the exemplar-sized window whose top-left is at ``(x - base_size/2) * stride`` crop pixels, scaled to the
+    image by crop_size / instance_size.
+    """
+    scale = crop_size / instance_size
+    pos_y, pos_x = int(pos_yx[0]), int(pos_yx[1])
+    square_x = crop_origin_xy[0] + (pos_x - base_size / 2) * total_stride * scale
+    square_y = crop_origin_xy[1] + (pos_y - base_size / 2) * total_stride * scale
+    return square_x, square_y, scale * exemplar_size
+
+
+def paste_mask(mask_prob: np.ndarray, square_xyside: Sequence[float], image_hw: Sequence[int]) -> np.ndarray:
+    """Paste an (M, M) float32 mask covering image square (x, y, side) into an (H, W) float32 frame.
+
+    Reproduces the reference affine map: mask pixel u lands at image x = ((W-1)/W) * (x + u * side/M)
+    (likewise in y), bilinear, value -1 where the square does not reach.
+    """
+    height, width = int(image_hw[0]), int(image_hw[1])
+    to_mask = mask_prob.shape[1] / square_xyside[2]  # image px -> mask px
+    # the reference maps the whole frame, seen in mask pixels, back onto (W, H); keep its operation order
+    back_x, back_y = -square_xyside[0] * to_mask, -square_xyside[1] * to_mask
+    back_w, back_h = width * to_mask, height * to_mask
+    scale_x = (width - 1) / back_w
+    scale_y = (height - 1) / back_h
+    matrix = np.array([[scale_x, 0, -scale_x * back_x], [0, scale_y, -scale_y * back_y]], dtype=np.float64)
+    return cv2.warpAffine(
+        np.ascontiguousarray(mask_prob, dtype=np.float32),
+        matrix,
+        (width, height),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=-1,
+    )
+
+
+def box_corners(box_xywh: Sequence[float]) -> np.ndarray:
+    """(4, 2) float32 corners of an axis-aligned box: top-left, top-right, bottom-right, bottom-left."""
+    x, y, w, h = (float(v) for v in box_xywh)
+    return np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], dtype=np.float32)
+
+
+def mask_polygon(binary_mask: np.ndarray, fallback_box_xywh: Sequence[float], min_area: float) -> np.ndarray:
+    """Rotated box of a binary (H, W) mask as (4, 2) float32 corners.
+
+    ``cv2.boxPoints(minAreaRect)`` of the largest external contour if its area exceeds ``min_area``;
+    otherwise the corners of ``fallback_box_xywh`` (see ``box_corners``). The starting corner of boxPoints
+    varies between OpenCV 4.x releases: compare polygons as corner sets.
+    """
+    contours, _ = cv2.findContours(binary_mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    if contours:
+        areas = [cv2.contourArea(contour) for contour in contours]
+        largest = int(np.argmax(areas))
+        if areas[largest] > min_area:
+            points = contours[largest].reshape(-1, 2)
+            return cv2.boxPoints(cv2.minAreaRect(points)).astype(np.float32)
+    return box_corners(fallback_box_xywh)
