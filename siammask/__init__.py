@@ -50,3 +50,25 @@ __all__ = [
     "read_checkpoint",
     "save_checkpoint",
 ]
+
+# ---- tracker exports (appended by the tracker module's author) ----
+from siammask.hparams import (  # noqa: E402
+    TrackerConfigError,
+    TrackerHParams,
+    TrackerPreset,
+    load_tracker_hparams,
+    load_tracker_preset,
+)
+from siammask.tracker import SiamMaskTracker, TrackerInputError, TrackerState, TrackResult  # noqa: E402
+
+__all__ += [
+    "SiamMaskTracker",
+    "TrackResult",
+    "TrackerConfigError",
+    "TrackerHParams",
+    "TrackerInputError",
+    "TrackerPreset",
+    "TrackerState",
+    "load_tracker_hparams",
+    "load_tracker_preset",
+]

@@ -46,6 +46,54 @@ def crop_window(center_xy: Sequence[float], crop_size: int) -> CropWindow:
     )
 
 
+def template_crop_size(box_wh: Sequence[float], context_amount: float) -> int:
+    """Side of the template crop: round_half_even(sqrt((w + c) (h + c))), c = context_amount * (w + h)."""
+    context = context_amount * (box_wh[0] + box_wh[1])
+    return round_half_even(np.sqrt((box_wh[0] + context) * (box_wh[1] + context)))
+
+
+@dataclass(frozen=True)
+class SearchCrop:
+    """Geometry of one search crop: centre (x, y) in frame pixels, side ``crop_size`` (integer, frame
+    pixels) and ``scale_x`` = exemplar_size / s (crop pixels per frame pixel, from the UNROUNDED side)."""
+
+    center: np.ndarray
+    crop_size: int
+    scale_x: float
+
+    @property
+    def origin(self) -> tuple[float, float]:
+        """Top-left (x, y) of the crop box: centre - crop_size / 2 (used to paste the mask back)."""
+        return self.center[0] - self.crop_size / 2, self.center[1] - self.crop_size / 2
+
+
+def search_crop(
+    center_xy: np.ndarray, box_wh: np.ndarray, context_amount: float, exemplar_size: int, instance_size: int
+) -> SearchCrop:
+    """Search crop for a box (SPEC §2.5 step 1): s = sqrt((h + c)(w + c)), side round(s * instance/exemplar).
+
+    The reference computes s + 2 * ((instance - exemplar) / 2) / scale_x, reproduced here operation by
+    operation; w and h enter swapped relative to the template rule (harmless, the product is symmetric).
+    """
+    context = context_amount * (box_wh[0] + box_wh[1])
+    side = np.sqrt((box_wh[1] + context) * (box_wh[0] + context))
+    scale_x = exemplar_size / side
+    pad = (instance_size - exemplar_size) / 2 / scale_x
+    return SearchCrop(
+        center=np.array(center_xy, dtype=np.float64), crop_size=round(side + 2 * pad), scale_x=scale_x
+    )
+
+
+def clip_box(
+    center_xy: np.ndarray, box_wh: np.ndarray, image_hw: Sequence[int], min_size: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Centre into [0, W] x [0, H], size into [min_size, W] x [min_size, H] -> float64 (centre, size)."""
+    height, width = image_hw
+    center = np.array([max(0, min(width, center_xy[0])), max(0, min(height, center_xy[1]))], dtype=np.float64)
+    size = np.array([max(min_size, min(width, box_wh[0])), max(min_size, min(height, box_wh[1]))], np.float64)
+    return center, size
+
+
 def crop_subwindow(
     image: np.ndarray, center_xy: Sequence[float], out_size: int, crop_size: int, fill_bgr: np.ndarray
 ) -> np.ndarray:

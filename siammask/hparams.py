@@ -53,6 +53,7 @@ class TrackerHParams:
     anchor_ratios: tuple[float, ...] = (0.33, 0.5, 1.0, 2.0, 3.0)
     anchor_scales: tuple[float, ...] = (8.0,)
     min_polygon_area: float = 100.0  # largest contour must exceed this for a minAreaRect polygon
+    min_size: float = 10.0  # lower clip of the target width/height after each step (frame pixels)
 
     @property
     def score_size(self) -> int:

@@ -11,6 +11,7 @@ import pytest
 from siammask.anchors import anchor_grid, anchor_shapes, choose_candidate, decode_boxes, score_window
 from siammask.crops import (
     box_corners,
+    clip_box,
     crop_subwindow,
     crop_window,
     mask_polygon,
@@ -18,6 +19,8 @@ from siammask.crops import (
     pad_fill_value,
     paste_mask,
     round_half_even,
+    search_crop,
+    template_crop_size,
 )
 from siammask.hparams import TrackerConfigError, TrackerHParams, load_tracker_hparams, load_tracker_preset
 
@@ -79,6 +82,23 @@ def test_crop_resize_is_opencv_linear_on_uint8() -> None:
     window = crop_window((80.0, 60.0), 51)
     source = image[window.y0 : window.y0 + 51, window.x0 : window.x0 + 51]
     np.testing.assert_array_equal(patch, cv2.resize(source, (25, 25), interpolation=cv2.INTER_LINEAR))
+
+
+def test_template_and_search_crop_sizes() -> None:
+    # 30x20 box, context 0.5: side sqrt(55 * 45) = 49.75 -> template 50; search 49.75 * 255/127 = 99.89 -> 100
+    assert template_crop_size((30.0, 20.0), 0.5) == 50
+    assert template_crop_size((1.25, 1.25), 0.5) == 2  # side exactly 2.5: half to even (floor(x+.5) gives 3)
+    crop = search_crop(np.array([65.0, 50.0]), np.array([30.0, 20.0]), 0.5, 127, 255)
+    assert crop.crop_size == 100 and crop.scale_x == pytest.approx(127 / math.sqrt(55 * 45), rel=1e-12)
+    assert crop.origin == (15.0, 0.0)  # centre - crop_size / 2, not the rounded crop corner
+
+
+def test_clip_box_ranges() -> None:
+    center, size = clip_box(np.array([-3.0, 130.5]), np.array([4.0, 500.0]), (120, 160), 10.0)
+    assert center.tolist() == [0.0, 120.0] and size.tolist() == [10.0, 120.0]
+    center, size = clip_box(np.array([170.0, 60.0]), np.array([200.0, 5.0]), (120, 160), 10.0)
+    assert center.tolist() == [160.0, 60.0] and size.tolist() == [160.0, 10.0]
+    assert center.dtype == np.float64
 
 
 # ----------------------------------------------------------------------------- anchors and scoring

@@ -1,0 +1,411 @@
+"""SiamMask tracker: the released per-frame step, the paper's two-stage cascade, and batched multi-track.
+
+One step for a track (SPEC §2.5, reproduced exactly; "one_stage" = the released tracker):
+  1. cut the search crop around the previous centre, side round(s_x), s_x = s * 255/127 with
+     s = sqrt((w + (w+h)/2)(h + (w+h)/2)), resized to 255;
+  2. network: foreground score and box deltas for the 5 x 25 x 25 anchors;
+  3. decode boxes, penalise scale/aspect change, mix with the cosine window, take the argmax;
+  4. update: centre += best box centre / scale_x, size moves towards the best box by penalty*score*lr;
+  5. mask: refine at the best cell, sigmoid, paste into the frame; polygon = minAreaRect of the mask;
+     both use the unclipped new centre/size; then centre and size are clipped to the frame.
+
+Two-stage cascade (paper §5, Fig. 7; not in the released code, SPEC §2.9). Stage 1 is steps 1-4 above
+(box from the regression branch; the state is updated exactly as in one_stage). Stage 2:
+  * crop rule: a new search crop with the SAME context rule (step 1) applied to the stage-1 box, taken
+    from the updated state *after clipping*: centre = new target_pos, side = round(s_x(new target_sz)).
+    Why: this is the canonical crop the network was trained on for that box (target centred, occupying the
+    exemplar-sized middle of the crop), so refine sees the object at the scale it expects; it is also
+    exactly the crop the next frame's stage 1 will cut, and the clip (size >= 10 px, centre inside the
+    frame) keeps it valid for degenerate stage-1 boxes. The smoothed (lr) size is used rather than the raw
+    candidate box because a single low-score candidate's size is noisy — the same reason the released
+    tracker damps it.
+  * best cell: the same penalty + cosine-window scoring as stage 1, relative to the stage-1 box (penalty
+    against the stage-1 size in stage-2 crop pixels, window centred on the stage-1 centre). Why: the
+    window now encodes "agree with stage 1" and the penalty rejects cells whose box disagrees in scale or
+    shape, while the network can still correct a small centring error of stage 1; a fixed centre cell
+    would ignore the stage-2 evidence and a raw argmax could jump to a distractor.
+  * the mask is refine at that cell of stage 2, pasted with stage 2's crop geometry; pos/size/score stay
+    those of stage 1 (the polygon fallback box is the unclipped stage-1 box, as in one_stage).
+  Stage 2 reuses the cached template kernels (never recomputes templates); neither stage computes the
+  3969-channel mask head (refine replaces it); stage 1 of two_stage skips refine.
+
+``track_many`` runs all tracks of a frame with one ``search`` call per stage and one ``refine_at`` call
+on stacked crops and concatenated kernels; scoring and pasting run per track with the same code as
+``track``, so the only differences come from batched convolution arithmetic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from siammask.anchors import (
+    Candidate,
+    anchor_grid,
+    choose_candidate,
+    decode_boxes,
+    foreground_scores,
+    loc_deltas,
+    score_window,
+)
+from siammask.checkpoint import load_checkpoint
+from siammask.crops import (
+    SearchCrop,
+    clip_box,
+    crop_subwindow,
+    crops_to_tensor_layout,
+    mask_polygon,
+    mask_square,
+    pad_fill_value,
+    paste_mask,
+    search_crop,
+    template_crop_size,
+)
+from siammask.hparams import (
+    CASCADE_MODES,
+    TrackerConfigError,
+    TrackerHParams,
+    load_tracker_hparams,
+    load_tracker_preset,
+)
+from siammask.model import SearchOutput, TemplateKernels, build_siammask
+
+
+class TrackerInputError(ValueError):
+    """A frame or box handed to the tracker is unusable (wrong shape/dtype, empty box, frame size change)."""
+
+
+@dataclass
+class TrackerState:
+    """Per-track state, updated in place by ``track``.
+
+    target_pos: (2,) float64 centre (x, y) in frame pixels; target_sz: (2,) float64 (w, h);
+    kernels: this track's cached template kernels (length 1), computed once at init;
+    avg_chans: (3,) float64 per-channel BGR mean of the init frame (crop padding colour);
+    image_hw: frame size at init; score: raw foreground probability of the last step (1.0 after init).
+    """
+
+    target_pos: np.ndarray
+    target_sz: np.ndarray
+    kernels: TemplateKernels
+    avg_chans: np.ndarray
+    image_hw: tuple[int, int]
+    score: float = 1.0
+    frames_tracked: int = 0
+
+    @property
+    def box_xywh(self) -> np.ndarray:
+        """(4,) float64 axis-aligned box (x, y, w, h) of the current state."""
+        return np.concatenate([self.target_pos - self.target_sz / 2, self.target_sz])
+
+    def copy(self) -> TrackerState:
+        """Independent copy (arrays copied; the immutable kernels are shared)."""
+        return dataclasses.replace(
+            self,
+            target_pos=self.target_pos.copy(),
+            target_sz=self.target_sz.copy(),
+            avg_chans=self.avg_chans.copy(),
+        )
+
+
+@dataclass
+class TrackResult:
+    """Output of one step for one track.
+
+    mask: (H, W) bool = mask_prob > seg_thr; mask_prob: (H, W) float32 pasted probabilities, -1 outside the
+    pasted square; polygon: (4, 2) float32 rotated box (minAreaRect) or the unclipped box corners;
+    box: (4,) float64 axis-aligned (x, y, w, h) of the clipped updated state; score: raw foreground
+    probability of the stage-1 best candidate; best_index: its index a*625 + y*25 + x;
+    mask_pos_yx / mask_score: response cell the mask was refined at and its raw foreground probability
+    (stage 2's in the two-stage cascade, else the stage-1 best cell).
+    """
+
+    mask: np.ndarray
+    mask_prob: np.ndarray
+    polygon: np.ndarray
+    box: np.ndarray
+    score: float
+    best_index: int
+    mask_pos_yx: tuple[int, int]
+    mask_score: float
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    for tensor in model.parameters():
+        return tensor.device
+    return torch.device("cpu")
+
+
+def _check_image(image: np.ndarray) -> None:
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        desc = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
+        raise TrackerInputError(f"tracker: expected an HxWx3 uint8 BGR frame, got {desc}")
+
+
+class SiamMaskTracker:
+    """SiamMask tracker over a :class:`siammask.model.SiamMask` (any device; the model is put in eval mode).
+
+    hp: preset name ('davis', 'vot', 'tiny'), YAML path, mapping/DictConfig or TrackerHParams.
+    cascade: 'one_stage' (the released tracker) or 'two_stage' (paper §5; see the module docstring).
+    timings: set to a dict to accumulate seconds per phase (crop, network, select, paste) for profiling.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        hp: str | Mapping[str, Any] | TrackerHParams = "davis",
+        cascade: str = "one_stage",
+    ) -> None:
+        if cascade not in CASCADE_MODES:
+            raise TrackerConfigError(
+                f"SiamMaskTracker: cascade must be one of {CASCADE_MODES}, got {cascade!r}"
+            )
+        self.model = model.eval()
+        self.hp = load_tracker_hparams(hp)
+        self.cascade = cascade
+        self.device = _model_device(model)
+        hp_ = self.hp
+        self.anchors = anchor_grid(hp_.anchor_ratios, hp_.anchor_scales, hp_.total_stride, hp_.score_size)
+        self.window = score_window(hp_.score_size, hp_.num_anchors, hp_.windowing)
+        self.timings: dict[str, float] | None = None
+
+    @classmethod
+    def from_preset(
+        cls,
+        preset: str | Path | Mapping[str, Any] = "davis",
+        checkpoint: str | Path | None = None,
+        device: str | torch.device = "cpu",
+        cascade: str | None = None,
+        trusted: bool = False,
+    ) -> SiamMaskTracker:
+        """Build network + tracker from a preset; a given ``checkpoint`` replaces the preset's path.
+
+        ``trusted`` allows full unpickling of a trusted file (the released ones are torch 0.4 pickles).
+        """
+        spec = load_tracker_preset(preset)
+        model = build_siammask(spec.model)
+        weights = checkpoint if checkpoint is not None else spec.checkpoint
+        if weights is not None:
+            load_checkpoint(model, weights, trusted=trusted)
+        return cls(model.to(device), spec.hp, cascade or spec.cascade)
+
+    # ------------------------------------------------------------------ timing hook
+    def _tick(self, phase: str, since: float) -> float:
+        if self.timings is None:
+            return 0.0
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        now = time.perf_counter()
+        self.timings[phase] = self.timings.get(phase, 0.0) + now - since
+        return now
+
+    def _search_crop(self, center: np.ndarray, size: np.ndarray) -> SearchCrop:
+        hp = self.hp
+        return search_crop(center, size, hp.context_amount, hp.exemplar_size, hp.instance_size)
+
+    # ------------------------------------------------------------------ init
+    def init(self, image_bgr: np.ndarray, box_xywh: Sequence[float]) -> TrackerState:
+        """Start a track on ``box_xywh`` (x, y, w, h) of an (H, W, 3) uint8 BGR frame."""
+        return self.init_many(image_bgr, [box_xywh])[0]
+
+    @torch.inference_mode()
+    def init_many(self, image_bgr: np.ndarray, boxes_xywh: Sequence[Sequence[float]]) -> list[TrackerState]:
+        """Start several tracks on one frame with one batched template forward."""
+        _check_image(image_bgr)
+        if len(boxes_xywh) == 0:
+            return []
+        hp = self.hp
+        avg_chans = np.mean(image_bgr, axis=(0, 1))
+        fill = pad_fill_value(avg_chans)
+        positions, sizes, crops = [], [], []
+        for box in boxes_xywh:
+            x, y, w, h = (float(v) for v in box)
+            if not (np.isfinite([x, y, w, h]).all() and w > 0 and h > 0):
+                raise TrackerInputError(f"tracker init: box must be finite with w, h > 0, got {list(box)}")
+            pos, size = np.array([x + w / 2, y + h / 2]), np.array([w, h])
+            template_side = template_crop_size(size, hp.context_amount)
+            if template_side < 1:
+                raise TrackerInputError(f"tracker init: box {list(box)} is too small to crop a template")
+            crops.append(crop_subwindow(image_bgr, pos, hp.exemplar_size, template_side, fill))
+            positions.append(pos)
+            sizes.append(size)
+        z = torch.from_numpy(crops_to_tensor_layout(crops)).to(self.device)
+        kernels = self.model.template_kernels(z)
+        image_hw = (int(image_bgr.shape[0]), int(image_bgr.shape[1]))
+        return [
+            TrackerState(pos, size, kernels[i], avg_chans.copy(), image_hw)
+            for i, (pos, size) in enumerate(zip(positions, sizes, strict=True))
+        ]
+
+    # ------------------------------------------------------------------ per-frame step
+    def track(self, image_bgr: np.ndarray, state: TrackerState) -> TrackResult:
+        """Track one object into this frame; ``state`` is updated in place."""
+        return self.track_many(image_bgr, [state])[0]
+
+    @torch.inference_mode()
+    def track_many(self, image_bgr: np.ndarray, states: Sequence[TrackerState]) -> list[TrackResult]:
+        """Track all given objects into this frame with batched forwards; every state is updated in place."""
+        _check_image(image_bgr)
+        if len(states) == 0:
+            return []
+        image_hw = (int(image_bgr.shape[0]), int(image_bgr.shape[1]))
+        for state in states:
+            if state.image_hw != image_hw:
+                raise TrackerInputError(
+                    f"tracker: frame is {image_hw} but the track was started on {state.image_hw}"
+                )
+        kernels = TemplateKernels.cat([state.kernels for state in states])
+        two_stage = self.cascade == "two_stage"
+
+        # stage 1: search around the previous state, choose the box, update the state
+        crops1 = [self._search_crop(state.target_pos, state.target_sz) for state in states]
+        out1 = self._search(image_bgr, crops1, [state.avg_chans for state in states], kernels)
+        started = time.perf_counter()
+        choices1 = self._choose(out1, crops1, [state.target_sz for state in states])
+        new_boxes = [
+            self._updated_box(state, crop, choice)
+            for state, crop, choice in zip(states, crops1, choices1, strict=True)
+        ]
+        self._tick("select", started)
+
+        if two_stage:
+            del out1  # free stage-1 feature maps before the second forward
+            clipped = [clip_box(pos, size, image_hw, self.hp.min_size) for pos, size in new_boxes]
+            crops2 = [self._search_crop(pos, size) for pos, size in clipped]
+            out2 = self._search(image_bgr, crops2, [state.avg_chans for state in states], kernels)
+            started = time.perf_counter()
+            mask_choices = self._choose(out2, crops2, [size for _, size in clipped])
+            self._tick("select", started)
+            mask_probs = self._refine(out2, mask_choices)
+            mask_crops = crops2
+        else:
+            mask_choices, mask_crops = choices1, crops1
+            mask_probs = self._refine(out1, choices1)
+
+        results = []
+        started = time.perf_counter()
+        for i, state in enumerate(states):
+            results.append(
+                self._finish(
+                    state, new_boxes[i], choices1[i], mask_choices[i], mask_crops[i], mask_probs[i], image_hw
+                )
+            )
+        self._tick("paste", started)
+        return results
+
+    def _search(
+        self,
+        image: np.ndarray,
+        crops: Sequence[SearchCrop],
+        avg_chans: Sequence[np.ndarray],
+        kernels: TemplateKernels,
+    ) -> SearchOutput:
+        started = time.perf_counter()
+        patches = [
+            crop_subwindow(image, crop.center, self.hp.instance_size, crop.crop_size, pad_fill_value(avg))
+            for crop, avg in zip(crops, avg_chans, strict=True)
+        ]
+        x = torch.from_numpy(crops_to_tensor_layout(patches)).to(self.device)
+        started = self._tick("crop", started)
+        out = self.model.search(x, kernels, with_mask_head=False)
+        self._tick("network", started)
+        return out
+
+    def _choose(
+        self, out: SearchOutput, crops: Sequence[SearchCrop], sizes: Sequence[np.ndarray]
+    ) -> list[Candidate]:
+        """Best candidate per sample (scores and deltas moved to the CPU once for the whole batch)."""
+        hp = self.hp
+        scores = foreground_scores(out.cls)
+        deltas = loc_deltas(out.loc)
+        choices = []
+        for i, (crop, size) in enumerate(zip(crops, sizes, strict=True)):
+            boxes = decode_boxes(deltas[i], self.anchors)
+            choices.append(
+                choose_candidate(
+                    scores[i],
+                    boxes,
+                    size * crop.scale_x,
+                    self.window,
+                    hp.penalty_k,
+                    hp.window_influence,
+                    hp.score_size,
+                )
+            )
+        return choices
+
+    def _updated_box(
+        self, state: TrackerState, crop: SearchCrop, choice: Candidate
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Unclipped new (centre, size), float64 (SPEC §2.5 step 5, unrounded scale_x)."""
+        pred = choice.box_in_crop.astype(np.float64) / crop.scale_x
+        rate = choice.penalty * np.float64(choice.score) * self.hp.lr
+        pos = np.array([pred[0] + state.target_pos[0], pred[1] + state.target_pos[1]])
+        size = np.array(
+            [
+                state.target_sz[0] * (1 - rate) + pred[2] * rate,
+                state.target_sz[1] * (1 - rate) + pred[3] * rate,
+            ]
+        )
+        return pos, size
+
+    def _refine(self, out: SearchOutput, choices: Sequence[Candidate]) -> np.ndarray:
+        """One batched refine at each sample's chosen cell -> (N, M, M) float32 probabilities on the CPU."""
+        started = time.perf_counter()
+        logits = self.model.refine_at(out, [choice.pos_yx for choice in choices])
+        side = self.hp.out_size
+        if logits.shape[1] != side * side:
+            raise TrackerConfigError(
+                f"tracker hp out_size={side} but refine outputs {logits.shape[1]} values per mask"
+            )
+        probs = logits.sigmoid().view(len(choices), side, side).cpu().numpy()
+        self._tick("network", started)
+        return probs
+
+    def _finish(
+        self,
+        state: TrackerState,
+        new_box: tuple[np.ndarray, np.ndarray],
+        choice: Candidate,
+        mask_choice: Candidate,
+        mask_crop: SearchCrop,
+        mask_prob_crop: np.ndarray,
+        image_hw: tuple[int, int],
+    ) -> TrackResult:
+        """Paste the mask, build the polygon from the unclipped box, then clip and store the new state."""
+        hp = self.hp
+        pos, size = new_box
+        square = mask_square(
+            mask_crop.origin,
+            mask_crop.crop_size,
+            mask_choice.pos_yx,
+            hp.instance_size,
+            hp.exemplar_size,
+            hp.total_stride,
+            hp.base_size,
+        )
+        mask_prob = paste_mask(mask_prob_crop, square, image_hw)
+        mask = mask_prob > hp.seg_thr
+        fallback = (pos[0] - size[0] / 2, pos[1] - size[1] / 2, size[0], size[1])
+        polygon = mask_polygon(mask, fallback, hp.min_polygon_area)
+        state.target_pos, state.target_sz = clip_box(pos, size, image_hw, self.hp.min_size)
+        state.score = float(choice.score)
+        state.frames_tracked += 1
+        return TrackResult(
+            mask=mask,
+            mask_prob=mask_prob,
+            polygon=polygon,
+            box=state.box_xywh,
+            score=float(choice.score),
+            best_index=choice.index,
+            mask_pos_yx=mask_choice.pos_yx,
+            mask_score=float(mask_choice.score),
+        )
