@@ -55,6 +55,26 @@ def _import_make_weights(path: Path) -> ModuleType:
     return module
 
 
+def _weights_match_checksums(state_dict: dict[str, torch.Tensor], path: Path) -> bool:
+    """Compare each generated tensor's float64 sum, abs-sum and first values with the fixture's record."""
+    expected = json.loads(path.read_text())
+    bad = []
+    for key, record in expected.items():
+        tensor = state_dict.get(key)
+        if tensor is None:
+            bad.append(f"{key} (not generated)")
+            continue
+        flat = tensor.double().flatten()
+        got = [flat.sum().item(), flat.abs().sum().item(), *flat[: len(record["first"])].tolist()]
+        want = [record["sum"], record["abs_sum"], *record["first"]]
+        if not np.allclose(got, want, rtol=1e-6, atol=1e-6):
+            bad.append(key)
+    print(f"weights checksums ({path.name}): {len(expected) - len(bad)}/{len(expected)} tensors match")
+    if bad:
+        print("  differing: " + ", ".join(bad[:5]) + (f", ... ({len(bad) - 5} more)" if len(bad) > 5 else ""))
+    return not bad
+
+
 def _fg_score(cls: torch.Tensor) -> torch.Tensor:
     """(1, 10, 25, 25) logits -> (3125,) foreground probability, index a*625 + y*25 + x (as the reference)."""
     return torch.softmax(cls.permute(1, 2, 3, 0).reshape(2, -1).T, dim=1)[:, 1]
@@ -82,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fixture", type=Path, required=True, help="parity_fixture.npz")
     parser.add_argument("--keys", type=Path, help="keys.json (default: beside the fixture)")
     parser.add_argument("--make-weights", type=Path, help="make_weights.py (default: beside the fixture)")
+    parser.add_argument(
+        "--checksums", type=Path, help="weights_checksum.json (default: beside the fixture, if there)"
+    )
     parser.add_argument("--atol", type=float, default=1e-4)
     parser.add_argument("--rtol", type=float, default=1e-4)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
@@ -105,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
         f"weights: {len(state_dict)} tensors from {make_weights_path.name} "
         f"({len(json.loads(keys_path.read_text()))} keys in {keys_path.name})"
     )
+    checksums_path = args.checksums or args.fixture.with_name("weights_checksum.json")
+    if checksums_path.is_file() and not _weights_match_checksums(state_dict, checksums_path):
+        print("PARITY FAILED: this torch generates different synthetic weights (randn) than the fixture's")
+        return 1
     model = build_siammask("resnet50_sharp").to(args.device)
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = Path(tmp) / "SiamMask_synthetic.pth"
