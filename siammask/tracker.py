@@ -171,8 +171,12 @@ class SiamMaskTracker:
         self.model = model.eval()
         self.hp = load_tracker_hparams(hp)
         self.cascade = cascade
-        self.device = _model_device(model)
         hp_ = self.hp
+        model_anchors = getattr(getattr(model, "config", None), "anchor_num", hp_.num_anchors)
+        if model_anchors != hp_.num_anchors:
+            raise TrackerConfigError(
+                f"SiamMaskTracker: hp defines {hp_.num_anchors} anchors per cell, the network {model_anchors}"
+            )
         self.anchors = anchor_grid(hp_.anchor_ratios, hp_.anchor_scales, hp_.total_stride, hp_.score_size)
         self.window = score_window(hp_.score_size, hp_.num_anchors, hp_.windowing)
         self.timings: dict[str, float] | None = None
@@ -196,6 +200,11 @@ class SiamMaskTracker:
         if weights is not None:
             load_checkpoint(model, weights, trusted=trusted)
         return cls(model.to(device), spec.hp, cascade or spec.cascade)
+
+    @property
+    def device(self) -> torch.device:
+        """Device of the network's parameters (inputs are moved there)."""
+        return _model_device(self.model)
 
     # ------------------------------------------------------------------ timing hook
     def _tick(self, phase: str, since: float) -> float:

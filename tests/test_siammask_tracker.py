@@ -316,3 +316,20 @@ def test_one_and_two_stage_give_valid_and_related_results(tiny_net: nn.Module) -
     assert r1.best_index == r2.best_index and r1.score == r2.score
     np.testing.assert_array_equal(s1.target_pos, s2.target_pos)
     assert not np.array_equal(r1.mask_prob, r2.mask_prob)
+
+
+def test_from_preset_loads_the_checkpoint_and_preset(tiny_net: nn.Module, tmp_path) -> None:
+    from siammask.checkpoint import save_checkpoint
+
+    path = tmp_path / "tiny.pth"
+    save_checkpoint(tiny_net, path)
+    tracker = SiamMaskTracker.from_preset("tiny", checkpoint=path, cascade="one_stage")
+    assert tracker.cascade == "one_stage" and tracker.hp == load_tracker_hparams("tiny")
+    for key, value in tiny_net.state_dict().items():
+        assert torch.equal(tracker.model.state_dict()[key], value), key
+    assert SiamMaskTracker.from_preset("tiny", checkpoint=path).cascade == "two_stage"  # the preset's
+
+
+def test_anchor_count_must_match_the_network(tiny_net: nn.Module) -> None:
+    with pytest.raises(ValueError, match="2 anchors per cell, the network 5"):
+        SiamMaskTracker(tiny_net, {"out_size": 127, "anchors": {"ratios": [1.0, 2.0]}})
