@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import torch
 
 
 def round_half_even(value: float) -> int:
@@ -122,9 +123,15 @@ def crop_subwindow(
     return np.ascontiguousarray(patch)
 
 
-def crops_to_tensor_layout(crops: Sequence[np.ndarray]) -> np.ndarray:
-    """Stack (S, S, 3) uint8 crops into an (N, 3, S, S) float32 array (raw 0..255 BGR, no normalisation)."""
-    return np.stack(crops).transpose(0, 3, 1, 2).astype(np.float32)
+def crops_to_tensor(crops: Sequence[np.ndarray], device: torch.device | str) -> torch.Tensor:
+    """Stack (S, S, 3) uint8 crops into a contiguous (N, 3, S, S) float32 raw-BGR tensor on ``device``.
+
+    Contiguous NCHW on purpose: the reference's (1, 3, S, S) tensors (a transposed numpy view) convolve as
+    NCHW, while channels-last strides select other conv kernels whose results differ in the last bits.
+    The uint8 stack is moved before the cast (4x less to transfer to a GPU).
+    """
+    stacked = torch.from_numpy(np.stack(crops)).to(device)
+    return stacked.permute(0, 3, 1, 2).contiguous().float()
 
 
 def mask_square(

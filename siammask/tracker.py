@@ -61,7 +61,7 @@ from siammask.crops import (
     SearchCrop,
     clip_box,
     crop_subwindow,
-    crops_to_tensor_layout,
+    crops_to_tensor,
     mask_polygon,
     mask_square,
     pad_fill_value,
@@ -246,7 +246,7 @@ class SiamMaskTracker:
             crops.append(crop_subwindow(image_bgr, pos, hp.exemplar_size, template_side, fill))
             positions.append(pos)
             sizes.append(size)
-        z = torch.from_numpy(crops_to_tensor_layout(crops)).to(self.device)
+        z = crops_to_tensor(crops, self.device)
         kernels = self.model.template_kernels(z)
         image_hw = (int(image_bgr.shape[0]), int(image_bgr.shape[1]))
         return [
@@ -322,7 +322,7 @@ class SiamMaskTracker:
             crop_subwindow(image, crop.center, self.hp.instance_size, crop.crop_size, pad_fill_value(avg))
             for crop, avg in zip(crops, avg_chans, strict=True)
         ]
-        x = torch.from_numpy(crops_to_tensor_layout(patches)).to(self.device)
+        x = crops_to_tensor(patches, self.device)
         started = self._tick("crop", started)
         out = self.model.search(x, kernels, with_mask_head=False)
         self._tick("network", started)

@@ -7,6 +7,7 @@ import math
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from siammask.anchors import anchor_grid, anchor_shapes, choose_candidate, decode_boxes, score_window
 from siammask.crops import (
@@ -14,6 +15,7 @@ from siammask.crops import (
     clip_box,
     crop_subwindow,
     crop_window,
+    crops_to_tensor,
     mask_polygon,
     mask_square,
     pad_fill_value,
@@ -99,6 +101,16 @@ def test_clip_box_ranges() -> None:
     center, size = clip_box(np.array([170.0, 60.0]), np.array([200.0, 5.0]), (120, 160), 10.0)
     assert center.tolist() == [160.0, 60.0] and size.tolist() == [160.0, 10.0]
     assert center.dtype == np.float64
+
+
+def test_crops_to_tensor_is_contiguous_nchw_float() -> None:
+    crops = [np.random.default_rng(i).integers(0, 256, (9, 9, 3), dtype=np.uint8) for i in range(2)]
+    x = crops_to_tensor(crops, "cpu")
+    assert x.shape == (2, 3, 9, 9) and x.dtype == torch.float32
+    # contiguous NCHW: the reference's (1, 3, S, S) tensors convolve as NCHW; channels-last strides pick
+    # other conv kernels and change results in the last bits
+    assert x.is_contiguous()
+    assert x[1, 2, 4, 7].item() == crops[1][4, 7, 2] and x[0, 0, 8, 0].item() == crops[0][8, 0, 0]
 
 
 # ----------------------------------------------------------------------------- anchors and scoring
