@@ -174,9 +174,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 
 def preset_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") -> TrackerPreset:
-    """Build a TrackerPreset from a preset mapping (keys model, checkpoint, cascade, hp)."""
+    """Build a TrackerPreset from a preset mapping (keys model, checkpoint, cascade, hp; optional name)."""
     data = dict(_to_plain(data))
-    unknown = sorted(set(data) - {"model", "checkpoint", "cascade", "hp"})
+    unknown = sorted(set(data) - {"name", "model", "checkpoint", "cascade", "hp"})
     if unknown:
         raise TrackerConfigError(f"{source}: unknown preset keys {unknown}")
     if "model" not in data or "hp" not in data:

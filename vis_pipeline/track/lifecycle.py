@@ -1,0 +1,123 @@
+"""Track lifecycle: a small state machine per track plus the bookkeeping of its outputs.
+
+States (ByteTrack-style): ``TRACKED`` (matched to a detection on its latest frame),
+``LOST`` (unmatched for 1..max_lost frames; SiamMask keeps searching for it) and
+``REMOVED`` (dead: no more tracking, no more output).
+
+Output masks of unmatched frames are kept *pending*: they are committed when the track is
+matched again (the object was occluded or missed by the detector and SiamMask bridged the
+gap) and dropped when the track dies (SiamMask was drifting on background after the object
+left). Memory per track is bounded by its number of output frames, stored as RLE.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from vis_pipeline.masks import RLE
+
+
+class TrackState(Enum):
+    TRACKED = "tracked"
+    LOST = "lost"
+    REMOVED = "removed"
+
+
+@dataclass(frozen=True)
+class LifecycleConfig:
+    """Numbers of the association and lifecycle rules (values come from ``configs/association/``).
+
+    iou_thr:           a track/detection pair counts as a match only at mask IoU >= iou_thr
+    birth_score:       an unmatched detection starts a track only at score >= birth_score
+    birth_max_iou:     ... and only if its IoU with every live track's predicted mask is below this
+                       (otherwise it is a duplicate of a track the assignment already covered)
+    max_lost:          a track unmatched for more than max_lost consecutive frames dies
+    min_tracker_score: an unmatched frame whose SiamMask score is below this outputs nothing
+                       (and still counts as lost)
+    output_mask:       "tracker" | "detection" | "fused" mask for matched frames (see MultiObjectTracker)
+    min_hits:          tracks with fewer matched detections are not reported
+    full_score_hits:   number of matched detections at which a track's length factor reaches 1
+    """
+
+    iou_thr: float = 0.3
+    birth_score: float = 0.5
+    birth_max_iou: float = 0.5
+    max_lost: int = 5
+    min_tracker_score: float = 0.3
+    output_mask: str = "tracker"
+    min_hits: int = 1
+    full_score_hits: int = 3
+
+    def __post_init__(self) -> None:
+        if self.output_mask not in ("tracker", "detection", "fused"):
+            raise ValueError(f"output_mask must be tracker|detection|fused, got {self.output_mask!r}")
+        if self.max_lost < 0 or self.min_hits < 0 or self.full_score_hits < 1:
+            raise ValueError("max_lost and min_hits must be >= 0 and full_score_hits >= 1")
+
+
+@dataclass
+class Track:
+    """One object hypothesis of a video. ``tracker_state`` is the SiamMask per-track state."""
+
+    track_id: int
+    start_frame: int
+    tracker_state: Any
+    state: TrackState = TrackState.TRACKED
+    lost_frames: int = 0
+    label_votes: dict[int, float] = field(default_factory=dict)
+    det_scores: list[float] = field(default_factory=list)
+    masks: dict[int, RLE] = field(default_factory=dict)
+    pending: dict[int, RLE] = field(default_factory=dict)
+
+    @property
+    def is_alive(self) -> bool:
+        return self.state is not TrackState.REMOVED
+
+    @property
+    def hits(self) -> int:
+        return len(self.det_scores)
+
+    @property
+    def category_id(self) -> int:
+        """Score-weighted vote over the matched detections' labels (ties: smallest id)."""
+        if not self.label_votes:
+            return -1
+        return min(self.label_votes, key=lambda label: (-self.label_votes[label], label))
+
+    def score(self, full_score_hits: int) -> float:
+        """Mean matched detection score times a length factor ``min(1, hits / full_score_hits)``.
+
+        The length factor ranks short-lived (often spurious) tracks below long ones of equal
+        detection confidence, which is what the per-video top-k and AR1/AR10 reward.
+        """
+        if not self.det_scores:
+            return 0.0
+        mean_score = sum(self.det_scores) / len(self.det_scores)
+        return mean_score * min(1.0, len(self.det_scores) / full_score_hits)
+
+    def mark_matched(self, frame_idx: int, mask: RLE, det_score: float, det_label: int) -> None:
+        """Matched on ``frame_idx``: commit pending gap frames, record the detection's vote."""
+        self.masks.update(self.pending)
+        self.pending.clear()
+        self.masks[frame_idx] = mask
+        self.det_scores.append(float(det_score))
+        self.label_votes[int(det_label)] = self.label_votes.get(int(det_label), 0.0) + float(det_score)
+        self.state = TrackState.TRACKED
+        self.lost_frames = 0
+
+    def mark_unmatched(self, frame_idx: int, mask: RLE | None, max_lost: int) -> None:
+        """Unmatched on ``frame_idx``: keep SiamMask's mask pending; die after ``max_lost`` frames."""
+        if mask is not None:
+            self.pending[frame_idx] = mask
+        self.lost_frames += 1
+        self.state = TrackState.LOST
+        if self.lost_frames > max_lost:
+            self.mark_removed()
+
+    def mark_removed(self) -> None:
+        """Dead: drop the uncommitted gap (it was drift, not the object) and stop tracking."""
+        self.pending.clear()
+        self.tracker_state = None
+        self.state = TrackState.REMOVED
