@@ -33,13 +33,13 @@ def label_to_category_table(kind: str, detector_classes: list[str]) -> np.ndarra
             f"class_map {kind} needs a detector with the {len(coco_classes)} COCO classes, "
             f"this one has {len(detector_classes)} (first: {detector_classes[:1]})"
         )
-    table = categories.COCO_TO_YTVIS2019 if kind == "coco_to_ytvis2019" else categories.COCO_TO_YTVIS2021
-    return coco_table_to_array(table, len(coco_classes))
+    dataset = kind.removeprefix("coco_to_")
+    return label_table_to_array(categories.coco_label_to_category_id(dataset), len(coco_classes))
 
 
-def coco_table_to_array(table: dict[int, int], num_coco_classes: int) -> np.ndarray:
-    """{0-based COCO label: dataset category id} -> dense (num_coco_classes,) array, -1 elsewhere."""
-    out = np.full(num_coco_classes, -1, dtype=np.int64)
+def label_table_to_array(table: dict[int, int], num_labels: int) -> np.ndarray:
+    """{0-based detector label: dataset category id} -> dense (num_labels,) int64 array, -1 elsewhere."""
+    out = np.full(num_labels, -1, dtype=np.int64)
     for label, category_id in table.items():
         out[int(label)] = int(category_id)
     return out

@@ -35,7 +35,7 @@ from vis_pipeline.detect.checkpoints import (
     resolve_checkpoint_path,
     resolve_config_path,
 )
-from vis_pipeline.detect.class_map import label_to_category_table
+from vis_pipeline.detect.class_map import label_to_category_table, map_labels
 from vis_pipeline.masks import encode_mask
 from vis_pipeline.types import Detections
 
@@ -106,16 +106,14 @@ def detections_from_instances(
     scores = to_numpy(pred_instances.scores).astype(np.float32).reshape(-1)
     labels = to_numpy(pred_instances.labels).astype(np.int64).reshape(-1)
     boxes = to_numpy(pred_instances.bboxes).astype(np.float32).reshape(-1, 4)
-    if len(labels) and (labels.min() < 0 or labels.max() >= len(category_of_label)):
-        raise DetectorConfigError(
-            f"detector label {int(labels.max())} outside the class map of {len(category_of_label)} classes"
-        )
-    categories = category_of_label[labels] if len(labels) else np.zeros(0, np.int64)
-    keep = np.flatnonzero((categories > 0) & (scores >= score_thr))
-    keep = keep[np.argsort(-scores[keep], kind="stable")][:topk]
+    categories, mapped = map_labels(labels, category_of_label)
+    passing = scores[mapped] >= score_thr
+    keep, categories = mapped[passing], categories[passing]
+    order = np.argsort(-scores[keep], kind="stable")[:topk]
+    keep, categories = keep[order], categories[order]
     masks = pred_instances.masks
     rles = [encode_mask(to_numpy(masks[int(i)]).astype(bool)) for i in keep]
-    return Detections(boxes[keep], scores[keep], categories[keep], rles)
+    return Detections(boxes[keep], scores[keep], categories, rles)
 
 
 class HTCDetector:
