@@ -40,7 +40,7 @@ def plot_loss_curve(log_path: Path, png_path: Path) -> None:
     ax_total = ax_loss.twinx()
     ax_total.plot(means["epoch"], means["total"], color="black", linestyle="--", label="L3B total")
     ax_total.set_ylabel("L3B = 32 Lmask + Lscore + Lreg")
-    ax_total.legend(loc="upper center")
+    ax_total.legend(loc="lower left")
     ax_lr.plot(means["epoch"], means["lr"], marker=".")
     ax_lr.set_xlabel("epoch")
     ax_lr.set_ylabel("mean learning rate")

@@ -209,7 +209,7 @@ def train(cfg: Mapping[str, Any]) -> Path:
                 values = {k: float(getattr(terms, k).detach()) for k in ("total", "mask", "score", "reg")}
                 writer.writerow({"epoch": epoch, "step": step, "lr": f"{lr:.6g}", **values})
                 progress.set_postfix(mask=f"{values['mask']:.3f}", score=f"{values['score']:.3f}",
-                                     reg=f"{values['reg']:.3f}", lr=f"{lr:.2e}")  # fmt: skip
+                                     reg=f"{values['reg']:.3f}", lr=f"{lr:.2e}", refresh=False)  # fmt: skip
         progress.close()
         save_training_checkpoint(model, optimizer, last_path, epoch + 1, cfg)
         plot_loss_curve(log_path, run_dir / "curve.png")
