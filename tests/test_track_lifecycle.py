@@ -1,0 +1,172 @@
+"""Hand-built association/lifecycle cases with a constant-velocity stand-in for SiamMask."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from vis_pipeline.masks import decode_rle, encode_mask
+from vis_pipeline.track.lifecycle import LifecycleConfig, TrackState
+from vis_pipeline.track.mot import MultiObjectTracker
+from vis_pipeline.types import Detections
+
+H, W = 60, 100
+IMAGE = np.zeros((H, W, 3), np.uint8)
+
+
+def rect(x: float, y: float, w: float = 12, h: float = 12) -> np.ndarray:
+    m = np.zeros((H, W), bool)
+    x0, y0 = int(round(x)), int(round(y))
+    m[max(y0, 0) : max(y0 + int(h), 0), max(x0, 0) : max(x0 + int(w), 0)] = True
+    return m
+
+
+@dataclass
+class FakeState:
+    box: list[float]
+    velocity: tuple[float, float]
+
+
+@dataclass
+class FakePrediction:
+    mask: np.ndarray
+    score: float
+
+
+class ConstantVelocityTracker:
+    """Predicts the init box moved by a fixed velocity per frame (velocity chosen from the init box)."""
+
+    def __init__(self, velocity_of=lambda box: (0.0, 0.0)):
+        self.velocity_of = velocity_of
+        self.inits = 0
+
+    def init_many(self, image, boxes_xywh):
+        self.inits += len(boxes_xywh)
+        return [FakeState(list(box), self.velocity_of(box)) for box in boxes_xywh]
+
+    def track_many(self, image, states):
+        out = []
+        for s in states:
+            s.box[0] += s.velocity[0]
+            s.box[1] += s.velocity[1]
+            mask = rect(s.box[0], s.box[1], s.box[2], s.box[3])
+            out.append(FakePrediction(mask, 1.0 if mask.any() else 0.0))
+        return out
+
+
+def dets(*items: tuple[np.ndarray, float, int]) -> Detections:
+    boxes, scores, labels, masks = [], [], [], []
+    for mask, score, label in items:
+        ys, xs = np.nonzero(mask)
+        boxes.append([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
+        scores.append(score)
+        labels.append(label)
+        masks.append(encode_mask(mask))
+    return Detections(np.array(boxes).reshape(-1, 4), scores, labels, masks) if items else Detections.empty()
+
+
+def run(frames: list[Detections], cfg: LifecycleConfig, tracker=None):
+    mot = MultiObjectTracker(tracker or ConstantVelocityTracker(), cfg)
+    for t, d in enumerate(frames):
+        mot.step(t, IMAGE, d)
+    mot.finish()
+    return mot, mot.results(video_id=7, num_frames=len(frames))
+
+
+def present(entry: dict) -> list[int]:
+    return [i for i, s in enumerate(entry["segmentations"]) if s is not None]
+
+
+def test_birth_needs_score():
+    frames = [dets((rect(10, 10), 0.9, 1), (rect(60, 30), 0.3, 2))] * 3
+    mot, res = run(frames, LifecycleConfig(birth_score=0.5))
+    assert len(mot.tracks) == 1 and len(res) == 1
+    assert res[0]["video_id"] == 7 and res[0]["category_id"] == 1
+    assert present(res[0]) == [0, 1, 2]
+
+
+def test_death_after_max_lost_and_trailing_gap_dropped():
+    frames = [dets((rect(10, 10), 0.9, 1))] * 4 + [Detections.empty()] * 6
+    mot, res = run(frames, LifecycleConfig(max_lost=2))
+    (track,) = mot.tracks
+    assert track.state is TrackState.REMOVED
+    # The tracker kept predicting on frames 4..6 but the track died: those frames are null.
+    assert present(res[0]) == [0, 1, 2, 3]
+    assert len(res[0]["segmentations"]) == 10
+
+
+def test_occlusion_and_reappearance_bridged_by_tracker():
+    obj = rect(20, 20)
+    frames = [dets((obj, 0.9, 3))] * 3 + [Detections.empty()] * 2 + [dets((obj, 0.8, 3))] * 3
+    mot, res = run(frames, LifecycleConfig(max_lost=3))
+    assert len(mot.tracks) == 1 and len(res) == 1
+    assert present(res[0]) == list(range(8))  # frames 3-4 come from the tracker
+    assert np.array_equal(decode_rle(res[0]["segmentations"][4]), obj)
+
+
+def test_reappearance_after_death_is_a_new_track():
+    obj = rect(20, 20)
+    frames = [dets((obj, 0.9, 3))] * 2 + [Detections.empty()] * 4 + [dets((obj, 0.9, 3))] * 2
+    mot, res = run(frames, LifecycleConfig(max_lost=1))
+    assert [t.track_id for t in mot.tracks] == [1, 2]
+    assert sorted(present(r) for r in res) == [[0, 1], [6, 7]]
+
+
+def test_two_crossing_objects_keep_identities():
+    # A moves right, B moves left, same category; they overlap around frame 5.
+    def velocity(box):
+        return (4.0, 0.0) if box[0] < 50 else (-4.0, 0.0)
+
+    frames = []
+    for t in range(11):
+        a, b = rect(10 + 4 * t, 20), rect(78 - 4 * t, 24)
+        items = [(a, 0.9, 1), (b, 0.8, 1)]
+        frames.append(dets(*(items if t % 2 else items[::-1])))  # detection order must not matter
+    mot, res = run(frames, LifecycleConfig(iou_thr=0.3, birth_max_iou=0.3), ConstantVelocityTracker(velocity))
+    assert len(mot.tracks) == 2
+    track_a = next(t for t in mot.tracks if np.array_equal(decode_rle(t.masks[0]), rect(10, 20)))
+    track_b = next(t for t in mot.tracks if t is not track_a)
+    assert np.array_equal(decode_rle(track_a.masks[10]), rect(50, 20)), "A's track must end on A"
+    assert np.array_equal(decode_rle(track_b.masks[10]), rect(38, 24)), "B's track must end on B"
+    assert all(len(t.masks) == 11 for t in mot.tracks)
+
+
+def test_more_detections_than_tracks_and_vice_versa():
+    frames = [
+        dets((rect(5, 5), 0.9, 1)),
+        dets((rect(5, 5), 0.9, 1), (rect(40, 30), 0.9, 2), (rect(80, 5), 0.7, 2)),
+        dets((rect(40, 30), 0.9, 2)),
+    ]
+    mot, res = run(frames, LifecycleConfig(max_lost=5))
+    assert len(mot.tracks) == 3
+    assert [t.state for t in mot.tracks] == [TrackState.REMOVED] * 3  # finish() closes all
+    by_cat = sorted((r["category_id"], present(r)) for r in res)
+    assert by_cat == [(1, [0, 1]), (2, [1]), (2, [1, 2])]
+
+
+def test_empty_frames_give_no_tracks_and_empty_video_no_results():
+    mot, res = run([Detections.empty()] * 4, LifecycleConfig())
+    assert mot.tracks == [] and res == []
+
+
+def test_category_vote_is_score_weighted_and_score_has_length_factor():
+    obj = rect(30, 20)
+    frames = [dets((obj, 0.9, 2)), dets((obj, 0.5, 4)), dets((obj, 0.5, 4)), dets((obj, 0.3, 4))]
+    _, res = run(frames, LifecycleConfig(birth_score=0.5, full_score_hits=8))
+    assert res[0]["category_id"] == 4  # 1.3 for class 4 beats 0.9 for class 2
+    np.testing.assert_allclose(res[0]["score"], (0.9 + 0.5 + 0.5 + 0.3) / 4 * (4 / 8), rtol=1e-6)
+
+
+def test_topk_and_output_policy():
+    objs = [rect(8 * i, 0, 6, 6) for i in range(12)]
+    frames = [dets(*[(m, 0.5 + 0.04 * i, 1) for i, m in enumerate(objs)])] * 2
+    _, res = run(frames, LifecycleConfig(birth_max_iou=0.9))
+    assert len(res) == 10
+    scores = [r["score"] for r in res]
+    assert scores == sorted(scores, reverse=True)
+
+    big = rect(40, 20, 20, 20)
+    half = rect(40, 20, 20, 14)
+    frames = [dets((big, 0.9, 1)), dets((half, 0.9, 1))]
+    for policy, expected in [("tracker", big), ("detection", half), ("fused", big | half)]:
+        _, res = run(frames, LifecycleConfig(output_mask=policy))
+        assert np.array_equal(decode_rle(res[0]["segmentations"][1]), expected), policy

@@ -1,0 +1,45 @@
+"""``vis-merge DIR... [--out DIR] [--gt GT_OR_VIDEO_LIST.json]``: merge the shards of a vis-run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from vis_pipeline.eval.submission import write_submission
+from vis_pipeline.merge import MergeError, merge_runs, submission_problems
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="vis-merge", description=__doc__)
+    parser.add_argument("run_dirs", nargs="+", type=Path, help="run directories of the shards")
+    parser.add_argument("--out", type=Path, default=None, help="output dir (default: the shards' parent)")
+    parser.add_argument(
+        "--gt", type=Path, default=None, help="GT or video list: validate + write submission.zip"
+    )
+    args = parser.parse_args(argv)
+    out = args.out or Path(args.run_dirs[0]).parent
+    try:
+        merged = merge_runs(args.run_dirs, out)
+    except MergeError as exc:
+        print(f"vis-merge: {exc}", file=sys.stderr)
+        sys.exit(2)
+    videos = len({r["video_id"] for r in merged})
+    print(
+        f"vis-merge: {len(args.run_dirs)} shard(s), {len(merged)} tracks in {videos} videos "
+        f"-> {out / 'results.json'}"
+    )
+    if args.gt is not None:
+        problems = submission_problems(merged, args.gt)
+        if problems:
+            print(
+                f"vis-merge: not writing submission.zip, {len(problems)} problem(s): {problems[:3]}",
+                file=sys.stderr,
+            )
+            sys.exit(2)
+        zip_path = write_submission(merged, out / "submission.zip")
+        print(f"wrote {zip_path} ({zip_path.stat().st_size / 1024:.1f} KiB)")
+
+
+if __name__ == "__main__":
+    main()
