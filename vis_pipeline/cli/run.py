@@ -30,8 +30,13 @@ def _shard_suffix(index: int, count: int) -> str:
     return "" if int(count) <= 1 else f"-shard{int(index)}of{int(count)}"
 
 
-OmegaConf.register_new_resolver("vis_dataset_name", _dataset_name, replace=True)
-OmegaConf.register_new_resolver("vis_shard_suffix", _shard_suffix, replace=True)
+def register_resolvers() -> None:
+    """Resolvers used by configs/run.yaml and configs/data/*.yaml (idempotent)."""
+    OmegaConf.register_new_resolver("vis_dataset_name", _dataset_name, replace=True)
+    OmegaConf.register_new_resolver("vis_shard_suffix", _shard_suffix, replace=True)
+
+
+register_resolvers()
 
 
 @hydra.main(version_base=None, config_path=CONFIG_DIR, config_name="run")
