@@ -228,9 +228,12 @@ def test_categories_without_gt_are_left_out_and_empty_results_score_zero() -> No
     g = box(0, 0, 20, 20)
     gt = make_gt({1: 1, 2: 1}, [{"id": 1, "video_id": 1, "cat": 1, "segs": [g]}], num_categories=3)
     res = [pred(1, 1, 0.9, [g]), pred(2, 2, 0.8, [g]), pred(2, 7, 0.9, [g])]  # cat 7: not in GT
-    metrics = evaluate_ytvis(gt, res)
+    with pytest.warns(UserWarning, match=r"1 of 3 results have category ids \[7\] not in the GT"):
+        metrics = evaluate_ytvis(gt, res)
     assert metrics["AP"] == approx(1.0)
     assert metrics["per_category_AP"] == {"cat1": approx(1.0), "cat2": -1.0, "cat3": -1.0}
+    del gt["categories"]  # without a category list the annotated ids are evaluated
+    assert evaluate_ytvis(gt, res[:2])["per_category_AP"] == {"1": approx(1.0)}
     empty = evaluate_ytvis(gt, [])
     assert empty["AP"] == approx(0.0) and empty["AR100"] == approx(0.0) and empty["APl"] == approx(-1.0)
 

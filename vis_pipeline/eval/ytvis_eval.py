@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import warnings
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,15 @@ def evaluate_ytvis(gt: str | Path | dict, results: str | Path | list) -> dict[st
     """
     ground_truth = load_ground_truth(gt)
     result_tracks = load_results(results, ground_truth.videos)
+    known = {c["id"] for c in ground_truth.categories}
+    unknown = sorted({t.category_id for t in result_tracks} - known)
+    if unknown:
+        ignored = sum(t.category_id not in known for t in result_tracks)
+        warnings.warn(
+            f"{ignored} of {len(result_tracks)} results have category ids {unknown[:5]} not in the GT "
+            f"(ids {min(known, default=None)}..{max(known, default=None)}) and are ignored; 0-based ids?",
+            stacklevel=2,
+        )
     evaluator = YTVISEval(ground_truth, result_tracks)
     stats = evaluator.run()
     metrics: dict[str, Any] = {name: float(value) for name, value in zip(STAT_NAMES, stats, strict=True)}

@@ -211,6 +211,8 @@ def load_ground_truth(gt: str | Path | dict) -> GroundTruth:
                 iscrowd=bool(ann.get("iscrowd", 0)),
             )
         )
+    if not categories:  # no category list (the official code would crash): use the annotated ids
+        categories = [{"id": c, "name": str(c)} for c in sorted({t.category_id for t in tracks})]
     return GroundTruth(source=source, videos=videos, categories=categories, tracks=tracks)
 
 
