@@ -1,0 +1,214 @@
+"""Videos on disk: a folder of video folders, each a folder of frames, optionally a YouTube-VIS JSON.
+
+``VideoSource(frames_root, ann_path).videos_and_failures()`` lists every video, validates each
+one on its own and returns ``(good videos, failures)``: one bad video (missing frame, wrong
+length, empty folder, unreadable first frame) becomes a :class:`VideoFailure` instead of an
+exception, so a run over hundreds of videos still processes the others and can report the bad
+ones. Problems with the source as a whole (missing folder, malformed JSON, duplicate ids) raise
+:class:`DataError`. ``VideoSource.video(video_id)`` validates one video and raises instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from vis_pipeline.data.errors import DataError
+from vis_pipeline.data.frames import is_image_file, load_json, natural_key, read_frame
+
+
+@dataclass
+class Video:
+    """One video: ids and size as in YouTube-VIS, frame files in playback order.
+
+    file_names: as in the YouTube-VIS JSON, ``"<video_dir>/<frame>.jpg"`` relative to the root;
+    frame_paths: the same files as absolute-or-root-relative paths that can be opened.
+    """
+
+    video_id: int
+    name: str
+    width: int
+    height: int
+    frame_paths: list[Path]
+    file_names: list[str]
+
+    @property
+    def length(self) -> int:
+        return len(self.frame_paths)
+
+    def read_frame(self, index: int) -> np.ndarray:
+        """Frame ``index`` as BGR uint8 (height, width, 3); DataError if unreadable or wrongly sized."""
+        path = self.frame_paths[index]
+        frame = read_frame(path)
+        if frame.shape[:2] != (self.height, self.width):
+            raise DataError(
+                f"{path}: frame is {frame.shape[1]}x{frame.shape[0]} but video {self.name} "
+                f"(id {self.video_id}) is {self.width}x{self.height}"
+            )
+        return frame
+
+    def iter_frames(self) -> Iterator[np.ndarray]:
+        """Yield the frames in order, one at a time (BGR uint8 (height, width, 3)); a generator,
+        so only the current frame is in memory. Raises DataError at the first bad frame."""
+        for index in range(self.length):
+            yield self.read_frame(index)
+
+
+class VideoFailure(NamedTuple):
+    """A video that failed validation: its id, folder name and a one-line error."""
+
+    video_id: int
+    name: str
+    error: str
+
+
+def select_shard(items: list[Any], index: int, count: int) -> list[Any]:
+    """Deterministic shard ``items[index::count]`` of a list already sorted by video id."""
+    if count < 1 or not 0 <= index < count:
+        raise DataError(f"shard index must be in [0, count) with count >= 1, got index={index} count={count}")
+    return items[index::count]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """A listed but not yet validated video."""
+
+    video_id: int
+    name: str
+    json_video: dict[str, Any] | None
+
+
+class VideoSource:
+    """Videos under ``frames_root`` (a folder of video folders, each a folder of frames).
+
+    With ``ann_path`` (a YouTube-VIS JSON): the JSON's ``videos`` are the videos; their
+    ``file_names`` fix which frames exist and their order; ids, width and height come from the
+    JSON. Validation (per video): ``length`` must equal ``len(file_names)`` and every listed file
+    must exist. Frame folders not in the JSON are ignored.
+
+    Without a JSON: every non-hidden sub-folder of ``frames_root`` is a video; its frames are the
+    ``.jpg/.jpeg/.png`` files (any case) in natural order (``2.jpg`` before ``10.jpg``); other
+    files are ignored. Video folders are sorted naturally by name and get ids ``1..N`` in that
+    order -- deterministic, so reruns and shards agree. Width/height come from the first frame;
+    a folder without frames is a failure.
+    """
+
+    def __init__(self, frames_root: str | Path, ann_path: str | Path | None = None) -> None:
+        self.frames_root = Path(frames_root)
+        self.ann_path = Path(ann_path) if ann_path else None
+        if not self.frames_root.is_dir():
+            raise DataError(
+                f"{self.frames_root}: frames folder not found (expected a folder of video folders)"
+            )
+        self._entries = self._list_from_json() if self.ann_path else self._list_from_folders()
+
+    @property
+    def video_ids(self) -> list[int]:
+        """All listed video ids, ascending."""
+        return [e.video_id for e in self._entries]
+
+    def _list_from_json(self) -> list[_Entry]:
+        assert self.ann_path is not None
+        data = load_json(self.ann_path, "YouTube-VIS annotation")
+        videos = data.get("videos") if isinstance(data, dict) else None
+        if not isinstance(videos, list):
+            raise DataError(f"{self.ann_path}: not a YouTube-VIS JSON (no 'videos' list)")
+        entries: dict[int, _Entry] = {}
+        for position, video in enumerate(videos):
+            if not isinstance(video, dict) or not isinstance(video.get("id"), int):
+                raise DataError(f"{self.ann_path}: videos[{position}] has no integer 'id'")
+            video_id = int(video["id"])
+            if video_id in entries:
+                raise DataError(f"{self.ann_path}: duplicate video id {video_id}")
+            file_names = video.get("file_names")
+            first = file_names[0] if isinstance(file_names, list) and file_names else ""
+            name = str(first).split("/")[0] if "/" in str(first) else f"video{video_id}"
+            entries[video_id] = _Entry(video_id, name, video)
+        return [entries[k] for k in sorted(entries)]
+
+    def _list_from_folders(self) -> list[_Entry]:
+        folders = [p for p in self.frames_root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        folders.sort(key=lambda p: natural_key(p.name))
+        return [_Entry(i + 1, p.name, None) for i, p in enumerate(folders)]
+
+    def _build(self, entry: _Entry) -> Video:
+        return self._from_json(entry) if entry.json_video is not None else self._from_folder(entry)
+
+    def _from_json(self, entry: _Entry) -> Video:
+        video, where = entry.json_video, f"{self.ann_path}: video {entry.video_id} ({entry.name})"
+        assert video is not None
+        file_names = video.get("file_names")
+        if (
+            not isinstance(file_names, list)
+            or not file_names
+            or not all(isinstance(f, str) for f in file_names)
+        ):
+            raise DataError(f"{where}: 'file_names' must be a non-empty list of strings")
+        for key in ("width", "height"):
+            if not isinstance(video.get(key), int) or video[key] < 1:
+                raise DataError(f"{where}: missing or invalid '{key}' ({video.get(key)!r})")
+        length = video.get("length", len(file_names))
+        if length != len(file_names):
+            raise DataError(f"{where}: length {length} != {len(file_names)} file_names")
+        paths = [self.frames_root / f for f in file_names]
+        for file_name, path in zip(file_names, paths, strict=True):
+            if not path.is_file():
+                raise DataError(f"{path}: frame '{file_name}' listed in {self.ann_path} does not exist")
+        return Video(entry.video_id, entry.name, int(video["width"]), int(video["height"]), paths, file_names)
+
+    def _from_folder(self, entry: _Entry) -> Video:
+        folder = self.frames_root / entry.name
+        frames = sorted((p for p in folder.iterdir() if is_image_file(p)), key=lambda p: natural_key(p.name))
+        if not frames:
+            raise DataError(f"{folder}: video folder has no frames (.jpg/.jpeg/.png)")
+        height, width = read_frame(frames[0]).shape[:2]
+        names = [f"{entry.name}/{p.name}" for p in frames]
+        return Video(entry.video_id, entry.name, int(width), int(height), frames, names)
+
+    def _select(self, video_ids: Iterable[int] | None, shard: tuple[int, int] | None) -> list[_Entry]:
+        entries = self._entries
+        if video_ids is not None:
+            wanted = set(int(v) for v in video_ids)
+            unknown = sorted(wanted - set(self.video_ids))
+            if unknown:
+                source = self.ann_path or self.frames_root
+                raise DataError(f"{source}: unknown video id(s) {unknown[:10]} (ids are {self._id_range()})")
+            entries = [e for e in entries if e.video_id in wanted]
+        if shard is not None:
+            entries = select_shard(entries, int(shard[0]), int(shard[1]))
+        return entries
+
+    def _id_range(self) -> str:
+        ids = self.video_ids
+        return f"{ids[0]}..{ids[-1]}" if ids else "none"
+
+    def videos_and_failures(
+        self, video_ids: Iterable[int] | None = None, shard: tuple[int, int] | None = None
+    ) -> tuple[list[Video], list[VideoFailure]]:
+        """Validate the selected videos: (good videos, failures), both sorted by video id.
+
+        ``video_ids`` keeps only those ids (unknown ids -> DataError); ``shard=(index, count)``
+        then keeps ``[index::count]`` of the id-sorted selection -- failures included, so every
+        video, good or bad, belongs to exactly one shard.
+        """
+        good: list[Video] = []
+        failures: list[VideoFailure] = []
+        for entry in self._select(video_ids, shard):
+            try:
+                good.append(self._build(entry))
+            except DataError as exc:
+                failures.append(VideoFailure(entry.video_id, entry.name, str(exc)))
+            except OSError as exc:  # e.g. a folder that vanished or cannot be listed
+                failures.append(VideoFailure(entry.video_id, entry.name, f"{entry.name}: {exc}"))
+        return good, failures
+
+    def video(self, video_id: int) -> Video:
+        """The validated video with this id; DataError if unknown or invalid."""
+        return self._build(self._select([video_id], None)[0])
+
+    def __len__(self) -> int:
+        return len(self._entries)
