@@ -42,7 +42,7 @@ from siammask.train.targets import (
 LOG_FIELDS = ("epoch", "step", "lr", "total", "mask", "score", "reg")
 
 
-def _dataclass_from(cls: type, values: Mapping[str, Any] | None) -> Any:
+def dataclass_from_config(cls: type, values: Mapping[str, Any] | None) -> Any:
     """Build a config dataclass from a mapping, turning lists into tuples; unknown keys are an error."""
     values = dict(values or {})
     names = {field.name for field in dataclasses.fields(cls)}
@@ -146,11 +146,11 @@ def train(cfg: Mapping[str, Any]) -> Path:
     run_dir = Path(cfg["run_dir"])
     run_dir.mkdir(parents=True, exist_ok=True)
 
-    anchor_cfg = _dataclass_from(AnchorConfig, cfg.get("anchors"))
-    target_cfg = _dataclass_from(TargetConfig, cfg.get("targets"))
-    weights = _dataclass_from(LossWeights, cfg.get("loss"))
-    schedule = _dataclass_from(LrSchedule, cfg.get("schedule"))
-    pair_cfg = _dataclass_from(PairConfig, cfg.get("pairs"))
+    anchor_cfg = dataclass_from_config(AnchorConfig, cfg.get("anchors"))
+    target_cfg = dataclass_from_config(TargetConfig, cfg.get("targets"))
+    weights = dataclass_from_config(LossWeights, cfg.get("loss"))
+    schedule = dataclass_from_config(LrSchedule, cfg.get("schedule"))
+    pair_cfg = dataclass_from_config(PairConfig, cfg.get("pairs"))
     optim_cfg = cfg.get("optim", {})
     anchors = generate_anchors(anchor_cfg)
 

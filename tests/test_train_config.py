@@ -1,0 +1,36 @@
+"""The training YAMLs compose with hydra and every block maps onto its config dataclass."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from siammask.train.data import PairConfig
+from siammask.train.losses import LossWeights
+from siammask.train.schedule import LrSchedule
+from siammask.train.targets import AnchorConfig, TargetConfig
+from siammask.train.trainer import dataclass_from_config
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs" / "train"
+
+
+@pytest.mark.parametrize("name", ["siammask_tiny", "siammask_r50"])
+def test_train_config_blocks_fit_dataclasses(name: str) -> None:
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
+        cfg = OmegaConf.to_container(compose(config_name=name), resolve=False)
+    assert dataclass_from_config(AnchorConfig, cfg["anchors"]) == AnchorConfig()  # released anchor layout
+    assert dataclass_from_config(TargetConfig, cfg["targets"]).pos_iou == 0.6  # the paper's threshold
+    assert dataclass_from_config(LossWeights, cfg["loss"]).mask == 32.0
+    schedule = dataclass_from_config(LrSchedule, cfg["schedule"])
+    assert (schedule.lr_at(0), schedule.lr_at(5), schedule.lr_at(20)) == pytest.approx((1e-3, 5e-3, 5e-4))
+    pairs = dataclass_from_config(PairConfig, cfg["pairs"])
+    assert (pairs.exemplar_shift, pairs.search_shift, pairs.search_scale) == (4, 64, 0.18)
+    assert cfg["model"]["name"] == ("tiny" if name == "siammask_tiny" else "resnet50_sharp")
+
+
+def test_unknown_option_is_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown TargetConfig option"):
+        dataclass_from_config(TargetConfig, {"pos_iuo": 0.5})
