@@ -60,17 +60,20 @@ def build_tracker(tracker_cfg: DictConfig, device: str) -> Any:
 
 
 def list_videos(cfg: DictConfig) -> tuple[list[Any], list[tuple[int, str, str]]]:
-    """(videos of this shard, failures found while listing as (video_id, name, error))."""
-    from vis_pipeline.data import VideoSource
+    """(videos of this shard, failures found while validating them as (video_id, name, error)).
 
-    source = VideoSource(cfg.data.frames, cfg.data.ann)
-    videos, failures = source.videos_and_failures()
+    The shard is ``[index::count]`` of all videos sorted by id, bad ones included, so every
+    video belongs to exactly one shard.
+    """
+    from vis_pipeline.data import DataError, VideoSource
+
     index, count = int(cfg.shard.index), int(cfg.shard.count)
-    if not 0 <= index < count:
-        raise RunFailed(f"shard.index must be in [0, shard.count), got {index} of {count}")
-    videos = sorted(videos, key=lambda v: v.video_id)[index::count]
-    failures = sorted(failures)[index::count] if count > 1 else sorted(failures)
-    return videos, failures
+    try:
+        source = VideoSource(cfg.data.frames, cfg.data.ann)
+        videos, failures = source.videos_and_failures(shard=(index, count))
+    except DataError as exc:
+        raise RunFailed(str(exc)) from None
+    return videos, [tuple(f) for f in failures]
 
 
 def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
