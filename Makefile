@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: setup demo test lint format
+.PHONY: setup demo test lint format demo-weights
 
 setup:
 	bash scripts/setup_env.sh
@@ -18,3 +18,8 @@ lint:
 
 format:
 	.venv/bin/ruff format . && .venv/bin/ruff check --fix .
+
+# Rebuild the two committed tiny demo models from scratch on this CPU (hours; see README).
+demo-weights: setup
+	bash scripts/train_tiny_siammask.sh
+	bash scripts/train_tiny_htc.sh
