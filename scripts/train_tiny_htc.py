@@ -3,7 +3,7 @@
 Steps (each resumable / idempotent; see scripts/train_tiny_htc.sh for the exact commands)::
 
     prepare  generate the synthetic training set (seed 2000, the training seed range is 2000-2999)
-             and the held-out set (seed 1000), convert both to COCO frame annotations
+             and the held-out set (seed 3000), convert both to COCO frame annotations
     train    mmdet's own Runner on configs/detector/mmdet/tiny_htc.py; resumes from the last
              checkpoint in the work dir when rerun
     export   last training checkpoint -> weights-only fp16 file (+ class names in meta)
