@@ -170,3 +170,14 @@ def test_topk_and_output_policy():
     for policy, expected in [("tracker", big), ("detection", half), ("fused", big | half)]:
         _, res = run(frames, LifecycleConfig(output_mask=policy))
         assert np.array_equal(decode_rle(res[0]["segmentations"][1]), expected), policy
+
+
+def test_pull_towards_box_moves_state_by_weight():
+    from types import SimpleNamespace
+
+    from vis_pipeline.track.mot import pull_towards_box
+
+    state = SimpleNamespace(target_pos=np.array([10.0, 10.0]), target_sz=np.array([4.0, 4.0]))
+    pull_towards_box(state, np.array([20.0, 30.0, 40.0, 50.0]), 0.5)
+    np.testing.assert_allclose(state.target_pos, [20.0, 25.0])
+    np.testing.assert_allclose(state.target_sz, [12.0, 12.0])

@@ -39,6 +39,8 @@ class LifecycleConfig:
     output_mask:       "tracker" | "detection" | "fused" mask for matched frames (see MultiObjectTracker)
     min_hits:          tracks with fewer matched detections are not reported
     full_score_hits:   number of matched detections at which a track's length factor reaches 1
+    det_box_weight:    on a match, move SiamMask's target box this far towards the detection's box
+                       (0 = pure SiamMask state, 1 = re-centre on the detection; the template is kept)
     """
 
     iou_thr: float = 0.3
@@ -49,10 +51,13 @@ class LifecycleConfig:
     output_mask: str = "tracker"
     min_hits: int = 1
     full_score_hits: int = 3
+    det_box_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.output_mask not in ("tracker", "detection", "fused"):
             raise ValueError(f"output_mask must be tracker|detection|fused, got {self.output_mask!r}")
+        if not 0.0 <= self.det_box_weight <= 1.0:
+            raise ValueError(f"det_box_weight must be in [0, 1], got {self.det_box_weight}")
         if self.max_lost < 0 or self.min_hits < 0 or self.full_score_hits < 1:
             raise ValueError("max_lost and min_hits must be >= 0 and full_score_hits >= 1")
 

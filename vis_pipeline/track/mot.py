@@ -35,6 +35,19 @@ def xyxy_to_xywh(box: np.ndarray) -> list[float]:
     return [x0, y0, max(x1 - x0, 1.0), max(y1 - y0, 1.0)]
 
 
+def pull_towards_box(state: Any, box_xyxy: np.ndarray, weight: float) -> None:
+    """Move a SiamMask state's ``target_pos``/``target_sz`` towards a detection box (in place).
+
+    Detections are usually better localised than a drifting tracker; correcting the search
+    centre and scale (not the template) keeps SiamMask looking in the right place.
+    """
+    x0, y0, x1, y1 = (float(v) for v in box_xyxy)
+    center = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
+    size = np.array([max(x1 - x0, 1.0), max(y1 - y0, 1.0)])
+    state.target_pos = (1 - weight) * np.asarray(state.target_pos, dtype=np.float64) + weight * center
+    state.target_sz = (1 - weight) * np.asarray(state.target_sz, dtype=np.float64) + weight * size
+
+
 def _union(a: RLE, b: RLE) -> RLE:
     return encode_mask(decode_rle(a) | decode_rle(b))
 
@@ -77,6 +90,8 @@ class MultiObjectTracker:
         for ti, di in matches.pairs:
             mask = self._output_mask(pred_masks[ti], dets.masks[di])
             live[ti].mark_matched(frame_idx, mask, dets.scores[di], dets.labels[di])
+            if cfg.det_box_weight > 0:
+                pull_towards_box(live[ti].tracker_state, dets.boxes[di], cfg.det_box_weight)
 
         # 4. Unmatched tracks are lost for a frame (SiamMask's mask kept pending), or die.
         for ti in matches.unmatched_tracks:
