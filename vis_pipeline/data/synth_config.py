@@ -53,7 +53,7 @@ class SynthConfig:
     # interactions
     occlusion_rate: float = 0.5
     same_category_prob: float = 0.35
-    occluder_prob: float = 0.3
+    occluder_prob: float = 0.4
     # camera
     shake: float = 0.008
     jolt_prob: float = 0.1
