@@ -63,6 +63,16 @@ def test_json_is_valid_youtube_vis(tmp_path: Path) -> None:
             assert bbox == rle_to_box_xywh(rle)
 
 
+def test_frames_and_objects_ranges(tmp_path: Path) -> None:
+    cfg = SynthConfig(width=64, height=48, frames_range=(3, 9), objects_range=(1, 2), occlusion_rate=0.0)
+    gt = load_ytvis_annotations(generate_dataset(tmp_path, 0, 6, cfg, progress=False))
+    lengths = [v.length for v in gt.videos.values()]
+    assert min(lengths) >= 3 and max(lengths) <= 9 and len(set(lengths)) > 1
+    objects = [len(synthesize_video(0, index, cfg)[0].objects) for index in range(6)]
+    assert set(objects) == {1, 2}
+    assert all(len(gt.tracks_of(v)) <= n for v, n in zip(sorted(gt.videos), objects, strict=True))
+
+
 def test_visible_masks_are_disjoint_and_match_occlusion() -> None:
     """Every frame: visible masks never overlap; visible <= unoccluded in-frame area."""
     partial = full = 0

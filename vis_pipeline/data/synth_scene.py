@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vis_pipeline.data.synth_config import SynthConfig
+from vis_pipeline.data.synth_config import KNOWN_SHAPES, SynthConfig
 from vis_pipeline.data.synth_shapes import shape_extent
 
 
@@ -156,9 +156,7 @@ def _camera(rng: np.random.Generator, cfg: SynthConfig, frames: int) -> tuple[np
 
 
 def sample_scene(rng: np.random.Generator, cfg: SynthConfig, palettes: np.ndarray) -> SceneSpec:
-    """Draw one video's layout; ``palettes`` is (num_shapes, 2, 3) BGR base colours per shape."""
-    from vis_pipeline.data.synth_config import KNOWN_SHAPES
-
+    """Draw one video's layout; ``palettes`` is (len(KNOWN_SHAPES), 2, 3) BGR base colours."""
     if cfg.frames_range is not None:
         frames = int(rng.integers(cfg.frames_range[0], cfg.frames_range[1] + 1))
     else:
