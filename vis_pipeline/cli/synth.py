@@ -27,7 +27,7 @@ def main(cfg: DictConfig) -> None:
         ann_path = generate_dataset(
             Path(cfg.out), int(cfg.seed), int(cfg.videos), synth_cfg, bool(cfg.overwrite), bool(cfg.progress)
         )
-    except DataError as exc:
+    except (DataError, OSError) as exc:  # one line, no traceback
         print(f"vis-synth: {exc}", file=sys.stderr)
         sys.exit(2)
     print(summarize(ann_path))

@@ -89,6 +89,11 @@ class YTVISAnnotations:
         return masks
 
     @property
+    def annotations(self) -> list[Track]:
+        """The file's ``annotations`` (one per object track); same list as ``tracks``."""
+        return self.tracks
+
+    @property
     def category_names(self) -> dict[int, str]:
         return {c.id: c.name for c in self.categories.values()}
 

@@ -199,7 +199,8 @@ def sample_scene(rng: np.random.Generator, cfg: SynthConfig, palettes: np.ndarra
                 partner = objects[0] if index == 1 and duplicate_pair else objects[int(rng.integers(index))]
                 frame_of_cross = int(round(t_mid))
                 p_mid = partner.centres(frames)[frame_of_cross] + rng.normal(0, 0.25 * radius, size=2)
-                t_mid = float(frame_of_cross)
+                if 0 < frame_of_cross < frames - 1:  # keep the waypoint times strictly increasing
+                    t_mid = float(frame_of_cross)
                 mode = "crossing"
             else:
                 p_mid = _inside_point(rng, width, height, min(radius, 0.3 * height))

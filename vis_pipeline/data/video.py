@@ -131,7 +131,12 @@ class VideoSource:
         return [entries[k] for k in sorted(entries)]
 
     def _list_from_folders(self) -> list[_Entry]:
-        folders = [p for p in self.frames_root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        try:
+            folders = [p for p in self.frames_root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        except OSError as exc:
+            raise DataError(
+                f"{self.frames_root}: cannot list video folders ({exc.strerror or exc})"
+            ) from None
         folders.sort(key=lambda p: natural_key(p.name))
         return [_Entry(i + 1, p.name, None) for i, p in enumerate(folders)]
 
