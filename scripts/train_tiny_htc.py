@@ -44,8 +44,8 @@ def _set_threads(threads: int) -> None:
 def cmd_prepare(args: argparse.Namespace) -> None:
     """Generate train/held-out synthetic sets and their COCO frame annotations."""
     from mmengine.config import Config
-    from vis_pipeline.data.synth import SynthConfig, generate_dataset
 
+    from vis_pipeline.data.synth import SynthConfig, generate_dataset
     from vis_pipeline.detect.coco_convert import convert_file
 
     data_root = Path(args.work_dir) / "data"
@@ -115,10 +115,10 @@ def cmd_export(args: argparse.Namespace) -> None:
 def cmd_eval(args: argparse.Namespace) -> None:
     """Frame-level COCO box/mask AP of the exported weights on the held-out frames."""
     _set_threads(args.threads)
-    import cv2
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
+    from vis_pipeline.data import read_frame
     from vis_pipeline.detect.htc import HTCDetector
 
     settings = _train_settings()
@@ -137,7 +137,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
     results: list[dict] = []
     seconds: list[float] = []
     for image in gt.dataset["images"]:
-        frame = cv2.imread(str(data_root / "val" / "JPEGImages" / image["file_name"]), cv2.IMREAD_COLOR)
+        frame = read_frame(data_root / "val" / "JPEGImages" / image["file_name"])
         tic = time.perf_counter()
         (dets,) = detector.detect([frame])
         seconds.append(time.perf_counter() - tic)

@@ -6,7 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 $PY scripts/train_tiny_htc.py prepare
 $PY scripts/train_tiny_htc.py train      # logs + checkpoints in outputs/tiny_htc/
 $PY scripts/train_tiny_htc.py export     # -> weights/tiny_htc.pth (fp16 weights + class names)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vis_pipeline.data import DataError, YTVISAnnotations, load_ytvis_annotations
 from vis_pipeline.detect.base import DetectorConfigError
 from vis_pipeline.detect.oracle import OracleDetector, OracleNoise
 from vis_pipeline.masks import decode_rle, encode_mask, rle_area, rle_iou_matrix
@@ -62,8 +63,19 @@ def make_gt() -> dict:
     }
 
 
-def oracle(**noise) -> OracleDetector:
-    return OracleDetector.from_ytvis(make_gt(), OracleNoise(**noise), seed=5, gt_id="test")
+@pytest.fixture(scope="module")
+def gt(tmp_path_factory: pytest.TempPathFactory) -> YTVISAnnotations:
+    path = tmp_path_factory.mktemp("gt") / "gt.json"
+    path.write_text(json.dumps(make_gt()))
+    return load_ytvis_annotations(path)
+
+
+@pytest.fixture()
+def oracle(gt: YTVISAnnotations):
+    def build(seed: int = 5, **noise) -> OracleDetector:
+        return OracleDetector.from_annotations(gt, OracleNoise(**noise), seed=seed, gt_id="test")
+
+    return build
 
 
 def run(det: OracleDetector, video_id: int = 1, frames: list[int] | None = None):
@@ -72,7 +84,7 @@ def run(det: OracleDetector, video_id: int = 1, frames: list[int] | None = None)
     return det.detect(images, video=Vid(video_id), frame_indices=frames)
 
 
-def test_zero_noise_is_exactly_gt() -> None:
+def test_zero_noise_is_exactly_gt(oracle) -> None:
     gt = make_gt()
     dets = run(oracle())
     for t, d in enumerate(dets):
@@ -86,7 +98,7 @@ def test_zero_noise_is_exactly_gt() -> None:
     assert rle_area(poly.masks[0]) > 0 and poly.labels.tolist() == [3]
 
 
-def test_deterministic_and_independent_of_call_order() -> None:
+def test_deterministic_and_independent_of_call_order(oracle) -> None:
     noisy = dict(
         miss_rate=0.3,
         false_positives=1.5,
@@ -102,7 +114,7 @@ def test_deterministic_and_independent_of_call_order() -> None:
         assert a.masks == b.masks == c.masks
         np.testing.assert_array_equal(a.scores, b.scores)
         np.testing.assert_array_equal(a.labels, c.labels)
-    other_seed = OracleDetector.from_ytvis(make_gt(), OracleNoise(**noisy), seed=6, gt_id="test")
+    other_seed = oracle(seed=6, **noisy)
     assert any(a.masks != b.masks for a, b in zip(forward, run(other_seed), strict=True))
 
 
@@ -110,13 +122,13 @@ def _count(dets) -> int:
     return sum(len(d) for d in dets)
 
 
-def test_miss_rate_drops_detections() -> None:
+def test_miss_rate_drops_detections(oracle) -> None:
     assert _count(run(oracle(miss_rate=1.0))) == 0
     partial = _count(run(oracle(miss_rate=0.5)))
     assert 0 < partial < _count(run(oracle()))
 
 
-def test_false_positives_add_low_score_detections() -> None:
+def test_false_positives_add_low_score_detections(oracle) -> None:
     dets = run(oracle(false_positives=3.0, fp_score=(0.1, 0.2)))
     extra = _count(dets) - _count(run(oracle()))
     assert extra > 0
@@ -125,7 +137,7 @@ def test_false_positives_add_low_score_detections() -> None:
     assert all(d.scores.tolist() == sorted(d.scores.tolist(), reverse=True) for d in dets)
 
 
-def test_morph_changes_area_and_shift_moves_mask() -> None:
+def test_morph_changes_area_and_shift_moves_mask(oracle) -> None:
     clean = run(oracle())
     morphed = run(oracle(morph_pixels=3))
     areas_clean = [rle_area(m) for d in clean for m in d.masks]
@@ -144,7 +156,7 @@ def test_morph_changes_area_and_shift_moves_mask() -> None:
     np.testing.assert_array_equal(shifted[0].boxes[0], [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
 
 
-def test_score_noise_and_class_confusion() -> None:
+def test_score_noise_and_class_confusion(oracle) -> None:
     scores = np.concatenate([d.scores for d in run(oracle(score_noise=0.3))])
     assert scores.max() <= 1.0 and scores.min() >= 0.01 and (scores < 1.0).any()
     labels = np.concatenate([d.labels for d in run(oracle(class_confusion=1.0))])
@@ -152,7 +164,7 @@ def test_score_noise_and_class_confusion() -> None:
     assert (labels != clean).all() and set(labels.tolist()) <= {1, 2, 3, 4}
 
 
-def test_one_knob_does_not_reshuffle_another() -> None:
+def test_one_knob_does_not_reshuffle_another(oracle) -> None:
     a = run(oracle(shift_pixels=3))
     b = run(oracle(shift_pixels=3, score_noise=0.2))
     # same masks per frame (the order may differ: detections are sorted by score)
@@ -161,7 +173,7 @@ def test_one_knob_does_not_reshuffle_another() -> None:
     ]
 
 
-def test_errors() -> None:
+def test_errors(oracle) -> None:
     with pytest.raises(DetectorConfigError, match="frame_indices"):
         oracle().detect([np.zeros((H, W, 3), np.uint8)])
     with pytest.raises(DetectorConfigError, match="video id 9"):
@@ -178,5 +190,5 @@ def test_from_config_and_cache_key(tmp_path: Path) -> None:
     assert a.cache_key() == OracleDetector.from_config(cfg, gt_path).cache_key()
     assert a.cache_key() != OracleDetector.from_config({**cfg, "miss_rate": 0.1}, gt_path).cache_key()
     assert a.cache_key() != OracleDetector.from_config({**cfg, "seed": 1}, gt_path).cache_key()
-    with pytest.raises(DetectorConfigError, match="missing.json"):
+    with pytest.raises(DataError, match="missing.json"):
         OracleDetector.from_config(cfg, tmp_path / "missing.json")

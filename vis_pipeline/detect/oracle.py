@@ -13,18 +13,20 @@ knob does not reshuffle the others.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
 from vis_pipeline.detect.base import DetectorConfigError, VideoRef, check_frames, stable_hash
-from vis_pipeline.masks import RLE, decode_rle, encode_mask, rle_to_box_xywh, to_compressed_rle
+from vis_pipeline.masks import RLE, decode_rle, encode_mask, rle_to_box_xywh
 from vis_pipeline.types import Detections
+
+if TYPE_CHECKING:
+    from vis_pipeline.data import YTVISAnnotations
 
 _FP_STREAM = 1_000_003  # RNG stream id of a frame's false positives (track streams are 0..n-1)
 
@@ -82,34 +84,30 @@ class OracleDetector:
         self.gt_id = gt_id
 
     @classmethod
-    def from_ytvis(
-        cls, ytvis: Mapping[str, Any], noise: OracleNoise, seed: int, gt_id: str
+    def from_annotations(
+        cls, gt: YTVISAnnotations, noise: OracleNoise, seed: int, gt_id: str
     ) -> OracleDetector:
-        """Build from a parsed YouTube-VIS annotation dict (any segmentation encoding)."""
-        sizes = {int(v["id"]): (int(v["height"]), int(v["width"])) for v in ytvis["videos"]}
-        tracks: dict[int, list[GTTrack]] = {vid: [] for vid in sizes}
-        for ann in ytvis["annotations"]:
-            vid = int(ann["video_id"])
-            if vid not in sizes:
-                raise DetectorConfigError(f"oracle: annotation {ann.get('id')} has unknown video_id {vid}")
-            height, width = sizes[vid]
-            masks = [None if s is None else to_compressed_rle(s, height, width) for s in ann["segmentations"]]
-            tracks[vid].append(GTTrack(int(ann["id"]), int(ann["category_id"]), masks))
-        return cls(tracks, [int(c["id"]) for c in ytvis["categories"]], noise, seed, gt_id)
+        """Build from ground truth parsed by ``vis_pipeline.data.load_ytvis_annotations``."""
+        tracks: dict[int, list[GTTrack]] = {vid: [] for vid in gt.videos}
+        for track in gt.tracks:
+            tracks[track.video_id].append(GTTrack(track.track_id, track.category_id, gt.track_masks(track)))
+        category_ids = list(gt.categories) or sorted({t.category_id for t in gt.tracks})
+        return cls(tracks, category_ids, noise, seed, gt_id)
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any], gt_path: Path | str) -> OracleDetector:
-        """Build from ``configs/detector/oracle.yaml`` values and a YouTube-VIS GT JSON file."""
+        """Build from ``configs/detector/oracle.yaml`` values and a YouTube-VIS GT JSON file.
+
+        A bad GT file raises ``vis_pipeline.data.DataError`` (one line naming the file).
+        """
+        from vis_pipeline.data import load_ytvis_annotations
+
         gt_path = Path(gt_path)
-        try:
-            raw = gt_path.read_bytes()
-            ytvis = json.loads(raw)
-        except (OSError, ValueError) as err:
-            raise DetectorConfigError(f"{gt_path}: cannot read the oracle's ground truth ({err})") from None
+        gt = load_ytvis_annotations(gt_path)
         fields = OracleNoise.__dataclass_fields__
         values = {k: (tuple(cfg[k]) if k in ("fp_size", "fp_score") else cfg[k]) for k in fields if k in cfg}
-        gt_id = hashlib.sha256(raw).hexdigest()[:16]
-        return cls.from_ytvis(ytvis, OracleNoise(**values), int(cfg.get("seed", 0)), gt_id)
+        gt_id = hashlib.sha256(gt_path.read_bytes()).hexdigest()[:16]
+        return cls.from_annotations(gt, OracleNoise(**values), int(cfg.get("seed", 0)), gt_id)
 
     def cache_key(self) -> str:
         return stable_hash({"oracle": asdict(self.noise), "seed": self.seed, "gt": self.gt_id})

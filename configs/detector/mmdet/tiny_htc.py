@@ -139,11 +139,11 @@ val_evaluator = dict(ann_file=data_root + "val_coco.json", metric=["bbox", "segm
 test_evaluator = val_evaluator
 
 # Iteration-based schedule: warm-up, then two LR steps near the end.
-max_iters = 2000
+max_iters = 3000
 train_cfg = dict(_delete_=True, type="IterBasedTrainLoop", max_iters=max_iters, val_interval=10**9)
 param_scheduler = [
     dict(type="LinearLR", start_factor=0.01, by_epoch=False, begin=0, end=150),
-    dict(type="MultiStepLR", by_epoch=False, begin=0, end=max_iters, milestones=[1600, 1850], gamma=0.1),
+    dict(type="MultiStepLR", by_epoch=False, begin=0, end=max_iters, milestones=[2500, 2850], gamma=0.1),
 ]
 optim_wrapper = dict(
     optimizer=dict(type="SGD", lr=0.02, momentum=0.9, weight_decay=0.0001),
