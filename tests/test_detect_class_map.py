@@ -56,6 +56,18 @@ def test_identity_for_own_classes() -> None:
     assert table.tolist() == [1, 2, 3]
 
 
+def test_coco_map_tolerates_old_spellings_but_not_other_counts(caplog) -> None:
+    old = list(COCO)
+    old[COCO.index("tv")] = "tvmonitor"
+    assert (
+        label_to_category_table("coco_to_ytvis2019", old).tolist()
+        == label_to_category_table("coco_to_ytvis2019", COCO).tolist()
+    )
+    assert "tvmonitor" in caplog.text
+    with pytest.raises(DetectorConfigError, match="this one has 79"):
+        label_to_category_table("coco_to_ytvis2021", COCO[:79])
+
+
 def test_errors() -> None:
     with pytest.raises(DetectorConfigError, match="80 COCO classes"):
         label_to_category_table("coco_to_ytvis2019", ["disc", "square"])

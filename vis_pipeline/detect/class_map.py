@@ -12,10 +12,13 @@ A detector predicts 0-based labels over its own classes; the pipeline works with
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from vis_pipeline.detect.base import DetectorConfigError
 
+LOG = logging.getLogger(__name__)
 CLASS_MAP_KINDS = ("identity", "coco_to_ytvis2019", "coco_to_ytvis2021")
 
 
@@ -28,11 +31,15 @@ def label_to_category_table(kind: str, detector_classes: list[str]) -> np.ndarra
     from vis_pipeline import categories
 
     coco_classes = list(categories.COCO_CLASSES)
-    if list(detector_classes) != coco_classes:
+    if len(detector_classes) != len(coco_classes):
         raise DetectorConfigError(
             f"class_map {kind} needs a detector with the {len(coco_classes)} COCO classes, "
-            f"this one has {len(detector_classes)} (first: {detector_classes[:1]})"
+            f"this one has {len(detector_classes)} (first: {list(detector_classes)[:1]})"
         )
+    renamed = [(a, b) for a, b in zip(detector_classes, coco_classes, strict=True) if a != b]
+    if renamed:
+        # older checkpoints spell a few COCO names differently; the label order is what matters
+        LOG.warning("class_map %s: detector class names differ from COCO's, e.g. %r vs %r", kind, *renamed[0])
     dataset = kind.removeprefix("coco_to_")
     return label_table_to_array(categories.coco_label_to_category_id(dataset), len(coco_classes))
 
