@@ -181,3 +181,17 @@ def test_pull_towards_box_moves_state_by_weight():
     pull_towards_box(state, np.array([20.0, 30.0, 40.0, 50.0]), 0.5)
     np.testing.assert_allclose(state.target_pos, [20.0, 25.0])
     np.testing.assert_allclose(state.target_sz, [12.0, 12.0])
+
+
+def test_recovery_stage_relinks_a_track_the_tracker_lost():
+    # The stand-in tracker runs away (wrong velocity); detections stay put next to the last mask.
+    def runaway(box):
+        return (30.0, 0.0)
+
+    frames = [dets((rect(20 + t, 20), 0.9, 1)) for t in range(4)]
+    without, _ = run(frames, LifecycleConfig(), ConstantVelocityTracker(runaway))
+    assert len(without.tracks) == 4  # every frame births a new track
+    mot, res = run(frames, LifecycleConfig(recover_iou_thr=0.5), ConstantVelocityTracker(runaway))
+    assert len(mot.tracks) == 1 and present(res[0]) == [0, 1, 2, 3]
+    # recovered frames output the detection's mask
+    assert np.array_equal(decode_rle(res[0]["segmentations"][3]), rect(23, 20))

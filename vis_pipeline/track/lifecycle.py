@@ -41,6 +41,8 @@ class LifecycleConfig:
     full_score_hits:   number of matched detections at which a track's length factor reaches 1
     det_box_weight:    on a match, move SiamMask's target box this far towards the detection's box
                        (0 = pure SiamMask state, 1 = re-centre on the detection; the template is kept)
+    recover_iou_thr:   second association for tracks SiamMask lost: IoU between a leftover detection
+                       and the track's last output mask must reach this (0 disables)
     """
 
     iou_thr: float = 0.3
@@ -52,6 +54,7 @@ class LifecycleConfig:
     min_hits: int = 1
     full_score_hits: int = 3
     det_box_weight: float = 0.0
+    recover_iou_thr: float = 0.0
 
     def __post_init__(self) -> None:
         if self.output_mask not in ("tracker", "detection", "fused"):
@@ -79,6 +82,11 @@ class Track:
     @property
     def is_alive(self) -> bool:
         return self.state is not TrackState.REMOVED
+
+    @property
+    def last_mask(self) -> RLE | None:
+        """The mask of the track's last matched frame (pending gap masks may be drift: not used)."""
+        return self.masks[max(self.masks)] if self.masks else None
 
     @property
     def hits(self) -> int:

@@ -93,15 +93,38 @@ class MultiObjectTracker:
             if cfg.det_box_weight > 0:
                 pull_towards_box(live[ti].tracker_state, dets.boxes[di], cfg.det_box_weight)
 
+        # 3b. Recovery: tracks SiamMask lost this frame vs the detections left over, by IoU with the
+        #     track's last output mask (objects move little between frames). A recovered track takes
+        #     the detection's mask and box: the tracker's own guess did not overlap the object.
+        unmatched_tracks, unmatched_dets = matches.unmatched_tracks, matches.unmatched_dets
+        if cfg.recover_iou_thr > 0 and len(unmatched_tracks) and len(unmatched_dets):
+            last_masks = [live[ti].last_mask for ti in unmatched_tracks]
+            has_last = [m is not None for m in last_masks]
+            cand = [ti for ti, ok in zip(unmatched_tracks, has_last, strict=True) if ok]
+            rec_iou = rle_iou_matrix(
+                [m for m in last_masks if m is not None], [dets.masks[d] for d in unmatched_dets]
+            )
+            recovered = linear_assignment(rec_iou, cfg.recover_iou_thr)
+            for ci, dj in recovered.pairs:
+                ti, di = cand[ci], unmatched_dets[dj]
+                live[ti].mark_matched(frame_idx, dets.masks[di], dets.scores[di], dets.labels[di])
+                pull_towards_box(live[ti].tracker_state, dets.boxes[di], 1.0)
+            taken_tracks = {cand[ci] for ci in recovered.pairs[:, 0]}
+            taken_dets = {unmatched_dets[dj] for dj in recovered.pairs[:, 1]}
+            unmatched_tracks = np.array(
+                [t for t in unmatched_tracks if t not in taken_tracks], dtype=np.int64
+            )
+            unmatched_dets = np.array([d for d in unmatched_dets if d not in taken_dets], dtype=np.int64)
+
         # 4. Unmatched tracks are lost for a frame (SiamMask's mask kept pending), or die.
-        for ti in matches.unmatched_tracks:
+        for ti in unmatched_tracks:
             confident = preds[ti].score >= cfg.min_tracker_score
             live[ti].mark_unmatched(frame_idx, pred_masks[ti] if confident else None, cfg.max_lost)
 
         # 5. Births: confident unmatched detections not already covered by a live track.
         born = [
             int(di)
-            for di in matches.unmatched_dets
+            for di in unmatched_dets
             if dets.scores[di] >= cfg.birth_score
             and not (len(live) and iou[:, di].max() >= cfg.birth_max_iou)
         ]
