@@ -22,7 +22,8 @@ def rect(x: float, y: float, w: float = 12, h: float = 12) -> np.ndarray:
 
 @dataclass
 class FakeState:
-    box: list[float]
+    target_pos: np.ndarray  # centre (x, y), like SiamMask's state
+    target_sz: np.ndarray  # (w, h)
     velocity: tuple[float, float]
 
 
@@ -41,14 +42,19 @@ class ConstantVelocityTracker:
 
     def init_many(self, image, boxes_xywh):
         self.inits += len(boxes_xywh)
-        return [FakeState(list(box), self.velocity_of(box)) for box in boxes_xywh]
+        return [
+            FakeState(
+                np.array([b[0] + b[2] / 2, b[1] + b[3] / 2]), np.array(b[2:4], float), self.velocity_of(b)
+            )
+            for b in boxes_xywh
+        ]
 
     def track_many(self, image, states):
         out = []
         for s in states:
-            s.box[0] += s.velocity[0]
-            s.box[1] += s.velocity[1]
-            mask = rect(s.box[0], s.box[1], s.box[2], s.box[3])
+            s.target_pos = s.target_pos + np.array(s.velocity)
+            (cx, cy), (w, h) = s.target_pos, s.target_sz
+            mask = rect(cx - w / 2, cy - h / 2, w, h)
             out.append(FakePrediction(mask, 1.0 if mask.any() else 0.0))
         return out
 
