@@ -10,6 +10,10 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
+from siammask.checkpoint import CheckpointError
+from siammask.hparams import TrackerConfigError
+from vis_pipeline.data.errors import DataError
+from vis_pipeline.detect.base import DetectorError
 from vis_pipeline.run import (
     VideoOutcome,
     merged_results,
@@ -23,6 +27,10 @@ from vis_pipeline.track.lifecycle import LifecycleConfig
 
 # Config keys that do not change results (excluded from the config hash used for resume).
 NON_RESULT_KEYS = ("progress", "retry_failed", "shard", "evaluate", "submission", "cache_dir", "threads")
+# Seed of the tracker's random init when tracker.checkpoint is null (tests, timing runs).
+RANDOM_INIT_SEED = 0
+# Errors of building the detector/tracker that are the user's input (GT file, checkpoint, config).
+STARTUP_ERRORS = (DataError, DetectorError, CheckpointError, TrackerConfigError, OSError)
 
 
 class RunFailed(RuntimeError):
@@ -53,10 +61,20 @@ def build_detector(det_cfg: DictConfig, gt_path: str | None) -> Any:
 
 
 def build_tracker(tracker_cfg: DictConfig, device: str) -> Any:
+    """SiamMask from the tracker preset; ``checkpoint: null`` = random init, seeded.
+
+    The random init is seeded (in a forked RNG) so that every process builds the same weights:
+    a resumed run or another shard must not mix results of different weights under one config hash.
+    """
     from siammask import SiamMaskTracker
 
     plain = OmegaConf.to_container(tracker_cfg, resolve=True)
-    return SiamMaskTracker.from_preset(plain, device=device, trusted=bool(plain.pop("trusted", False)))
+    trusted = bool(plain.pop("trusted", False))
+    if plain.get("checkpoint") is not None:
+        return SiamMaskTracker.from_preset(plain, device=device, trusted=trusted)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(RANDOM_INIT_SEED)
+        return SiamMaskTracker.from_preset(plain, device=device, trusted=trusted)
 
 
 def list_videos(cfg: DictConfig) -> tuple[list[Any], list[tuple[int, str, str]]]:
@@ -82,12 +100,15 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
     cfg_dict = result_config(cfg)
     store = RunStore(run_dir, config_hash(cfg_dict))
     videos, listing_failures = list_videos(cfg)
-    if cfg.retry_failed:
-        retry = store.failed_ids()
-        videos = [v for v in videos if v.video_id in retry]
+    # retry_failed: compute only the videos recorded as failed; finished ones are still listed
+    # (as skipped) so results.json and the summary cover the whole shard.
+    retry_ids = store.failed_ids() if cfg.retry_failed else None
 
-    detector = build_detector(cfg.detector, cfg.data.ann)
-    tracker = build_tracker(cfg.tracker, cfg.device)
+    try:
+        detector = build_detector(cfg.detector, cfg.data.ann)
+        tracker = build_tracker(cfg.tracker, cfg.device)
+    except STARTUP_ERRORS as exc:  # bad GT, checkpoint or config: one line, no traceback
+        raise RunFailed(" ".join(str(exc).split()) or exc.__class__.__name__) from None
     cache = DetectionCacheOrNone(cfg.cache_dir)
     lifecycle = LifecycleConfig(**OmegaConf.to_container(cfg.association, resolve=True))
 
@@ -98,6 +119,9 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
     for video in tqdm(videos, desc="videos", unit="video", disable=not cfg.progress):
         if store.load_done(video.video_id) is not None:
             outcomes.append(VideoOutcome(video.video_id, video.name, "skipped", frames=video.length))
+            continue
+        if retry_ids is not None and video.video_id not in retry_ids:  # never attempted
+            outcomes.append(VideoOutcome(video.video_id, video.name, "pending", frames=video.length))
             continue
         try:
             outcome = process_video(
@@ -124,7 +148,8 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
 
     if cfg.evaluate and cfg.data.ann:
         evaluate_into(run_dir, cfg.data.ann, results)
-    if cfg.submission and cfg.data.ann and not summary["failures"] and int(cfg.shard.count) == 1:
+    complete = summary["totals"]["finished"] == summary["totals"]["videos"]  # none failed or pending
+    if cfg.submission and cfg.data.ann and complete and int(cfg.shard.count) == 1:
         write_submission_into(run_dir, cfg.data.ann, results, int(cfg.topk))
     failed = summary["failures"]
     if failed:

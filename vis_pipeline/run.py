@@ -28,7 +28,7 @@ from vis_pipeline.track.mot import MultiObjectTracker
 class VideoOutcome:
     video_id: int
     name: str
-    status: str  # done | skipped (finished earlier) | failed
+    status: str  # done | skipped (finished earlier) | failed | pending (retry_failed: not attempted)
     frames: int = 0
     tracks: int = 0
     detect_s: float = 0.0
