@@ -11,6 +11,8 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import CompactHydraException
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from vis_pipeline.cli import CONFIG_DIR
@@ -39,13 +41,22 @@ def register_resolvers() -> None:
 register_resolvers()
 
 
+class SweepJobFailed(CompactHydraException):
+    """A multirun job (shard / ablation point) whose run failed; hydra prints only the message."""
+
+
 @hydra.main(version_base=None, config_path=CONFIG_DIR, config_name="run")
 def main(cfg: DictConfig) -> None:
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
     try:
         run_pipeline(cfg, run_dir)
     except RunFailed as exc:
         print(f"vis-run: {exc}", file=sys.stderr)
+        if hydra_cfg.mode == RunMode.MULTIRUN:
+            # sys.exit in a job would stop the sweep (and the joblib pool kills the other shards
+            # mid-video); an exception marks only this job failed, hydra exits 1 after all jobs.
+            raise SweepJobFailed(f"vis-run ({run_dir}): {exc}") from None
         sys.exit(1)
 
 
