@@ -197,7 +197,35 @@ def test_recovery_stage_relinks_a_track_the_tracker_lost():
     frames = [dets((rect(20 + t, 20), 0.9, 1)) for t in range(4)]
     without, _ = run(frames, LifecycleConfig(), ConstantVelocityTracker(runaway))
     assert len(without.tracks) == 4  # every frame births a new track
-    mot, res = run(frames, LifecycleConfig(recover_iou_thr=0.5), ConstantVelocityTracker(runaway))
+    mot, res = run(frames, LifecycleConfig(recover_min_affinity=0.5), ConstantVelocityTracker(runaway))
     assert len(mot.tracks) == 1 and present(res[0]) == [0, 1, 2, 3]
     # recovered frames output the detection's mask
     assert np.array_equal(decode_rle(res[0]["segmentations"][3]), rect(23, 20))
+
+
+def test_class_gate_stops_a_drifted_track_stealing_another_class():
+    # Track of class 1 drifts (stand-in moves it) exactly onto a class-2 object that appears later.
+    def to_the_right(box):
+        return (10.0, 0.0) if box[0] < 30 else (0.0, 0.0)
+
+    frames = [dets((rect(10, 20), 0.9, 1)), dets((rect(20, 20), 0.9, 2))]
+    cfg = LifecycleConfig(det_box_weight=0.0)
+    open_mot, _ = run(frames, cfg, ConstantVelocityTracker(to_the_right))
+    assert len(open_mot.tracks) == 1  # without gating the class-1 track takes the class-2 detection
+    gated, res = run(frames, LifecycleConfig(class_gate=True), ConstantVelocityTracker(to_the_right))
+    assert len(gated.tracks) == 2 and sorted(r["category_id"] for r in res) == [1, 2]
+
+
+def test_bridge_gaps_off_outputs_only_matched_frames():
+    obj = rect(20, 20)
+    frames = [dets((obj, 0.9, 3))] * 2 + [Detections.empty()] + [dets((obj, 0.9, 3))] * 2
+    _, res = run(frames, LifecycleConfig(bridge_gaps=False))
+    assert present(res[0]) == [0, 1, 3, 4]
+
+
+def test_proximity_matrix_units_of_box_size():
+    from vis_pipeline.track.association import proximity_matrix
+
+    a = np.array([[0.0, 0.0, 10.0, 10.0]])  # centre (5, 5), size 10
+    b = np.array([[10.0, 0.0, 10.0, 10.0], [100.0, 100.0, 2.0, 2.0]])  # centre 10 px away; far away
+    np.testing.assert_allclose(proximity_matrix(a, b, radius=2.0), [[0.5, 0.0]])

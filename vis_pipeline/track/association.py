@@ -65,3 +65,19 @@ def linear_assignment(iou: np.ndarray, iou_thr: float) -> Matches:
 def associate(track_masks: list[RLE], det_masks: list[RLE], iou_thr: float) -> Matches:
     """Associate predicted track masks with detection masks by mask IoU (both compressed RLE)."""
     return linear_assignment(rle_iou_matrix(track_masks, det_masks), iou_thr)
+
+
+def proximity_matrix(boxes_a_xywh: np.ndarray, boxes_b_xywh: np.ndarray, radius: float) -> np.ndarray:
+    """How near each box b is to each box a: ``max(0, 1 - d / (radius * sqrt(w_a * h_a)))``.
+
+    d is the distance between the box centres, measured in units of box a's size, so a fast
+    object that jumped past its own extent still scores > 0 within ``radius`` sizes.
+    boxes_*: (N, 4) x, y, w, h. Returns (len(a), len(b)) float64 in [0, 1].
+    """
+    a = np.asarray(boxes_a_xywh, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(boxes_b_xywh, dtype=np.float64).reshape(-1, 4)
+    ca = a[:, :2] + a[:, 2:] / 2
+    cb = b[:, :2] + b[:, 2:] / 2
+    dist = np.linalg.norm(ca[:, None, :] - cb[None, :, :], axis=2)
+    scale = radius * np.sqrt(np.maximum(a[:, 2] * a[:, 3], 1.0))[:, None]
+    return np.clip(1.0 - dist / scale, 0.0, 1.0)

@@ -41,8 +41,13 @@ class LifecycleConfig:
     full_score_hits:   number of matched detections at which a track's length factor reaches 1
     det_box_weight:    on a match, move SiamMask's target box this far towards the detection's box
                        (0 = pure SiamMask state, 1 = re-centre on the detection; the template is kept)
-    recover_iou_thr:   second association for tracks SiamMask lost: IoU between a leftover detection
-                       and the track's last output mask must reach this (0 disables)
+    recover_min_affinity: second association for tracks SiamMask lost: a leftover detection of the
+                       track's category whose max(IoU, centre proximity) with the track's last matched
+                       mask reaches this is linked to it (0 disables)
+    bridge_gaps:       output SiamMask's masks for unmatched frames of a track that is matched again
+                       (detector misses / occlusions bridged); false = only matched frames are output
+    class_gate:        a track only matches detections of its (voted) category
+    recover_radius:    centre proximity falls to 0 at this many box sizes from the last matched box
     """
 
     iou_thr: float = 0.3
@@ -54,7 +59,10 @@ class LifecycleConfig:
     min_hits: int = 1
     full_score_hits: int = 3
     det_box_weight: float = 0.0
-    recover_iou_thr: float = 0.0
+    recover_min_affinity: float = 0.0
+    recover_radius: float = 2.0
+    class_gate: bool = False
+    bridge_gaps: bool = True
 
     def __post_init__(self) -> None:
         if self.output_mask not in ("tracker", "detection", "fused"):

@@ -10,9 +10,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from vis_pipeline.masks import RLE, decode_rle, encode_mask, rle_iou_matrix
+from vis_pipeline.masks import RLE, decode_rle, encode_mask, rle_iou_matrix, rle_to_box_xywh
 from vis_pipeline.results import track_result
-from vis_pipeline.track.association import linear_assignment
+from vis_pipeline.track.association import linear_assignment, proximity_matrix
 from vis_pipeline.track.lifecycle import LifecycleConfig, Track
 from vis_pipeline.types import Detections
 
@@ -84,7 +84,12 @@ class MultiObjectTracker:
 
         # 2. Hungarian assignment on mask IoU.
         iou = rle_iou_matrix(pred_masks, dets.masks)
-        matches = linear_assignment(iou, cfg.iou_thr)
+        affinity = iou
+        if cfg.class_gate and live and len(dets):
+            # A tracker that drifted onto another object must not steal that object's detection.
+            same_class = np.array([t.category_id for t in live])[:, None] == dets.labels[None, :]
+            affinity = np.where(same_class, iou, 0.0)
+        matches = linear_assignment(affinity, cfg.iou_thr)
 
         # 3. Matched tracks continue; the detection votes for the class and the score.
         for ti, di in matches.pairs:
@@ -93,18 +98,15 @@ class MultiObjectTracker:
             if cfg.det_box_weight > 0:
                 pull_towards_box(live[ti].tracker_state, dets.boxes[di], cfg.det_box_weight)
 
-        # 3b. Recovery: tracks SiamMask lost this frame vs the detections left over, by IoU with the
-        #     track's last output mask (objects move little between frames). A recovered track takes
+        # 3b. Recovery: tracks SiamMask lost this frame vs the detections left over, by how well a
+        #     detection agrees with the track's last matched mask (IoU, or centre proximity for
+        #     objects that moved past their own size), same category only. A recovered track takes
         #     the detection's mask and box: the tracker's own guess did not overlap the object.
         unmatched_tracks, unmatched_dets = matches.unmatched_tracks, matches.unmatched_dets
-        if cfg.recover_iou_thr > 0 and len(unmatched_tracks) and len(unmatched_dets):
-            last_masks = [live[ti].last_mask for ti in unmatched_tracks]
-            has_last = [m is not None for m in last_masks]
-            cand = [ti for ti, ok in zip(unmatched_tracks, has_last, strict=True) if ok]
-            rec_iou = rle_iou_matrix(
-                [m for m in last_masks if m is not None], [dets.masks[d] for d in unmatched_dets]
-            )
-            recovered = linear_assignment(rec_iou, cfg.recover_iou_thr)
+        if cfg.recover_min_affinity > 0 and len(unmatched_tracks) and len(unmatched_dets):
+            cand = [ti for ti in unmatched_tracks if live[ti].last_mask is not None]
+            affinity = self._recovery_affinity([live[ti] for ti in cand], dets, unmatched_dets)
+            recovered = linear_assignment(affinity, cfg.recover_min_affinity)
             for ci, dj in recovered.pairs:
                 ti, di = cand[ci], unmatched_dets[dj]
                 live[ti].mark_matched(frame_idx, dets.masks[di], dets.scores[di], dets.labels[di])
@@ -119,17 +121,33 @@ class MultiObjectTracker:
         # 4. Unmatched tracks are lost for a frame (SiamMask's mask kept pending), or die.
         for ti in unmatched_tracks:
             confident = preds[ti].score >= cfg.min_tracker_score
-            live[ti].mark_unmatched(frame_idx, pred_masks[ti] if confident else None, cfg.max_lost)
+            keep = confident and cfg.bridge_gaps
+            live[ti].mark_unmatched(frame_idx, pred_masks[ti] if keep else None, cfg.max_lost)
 
         # 5. Births: confident unmatched detections not already covered by a live track.
         born = [
             int(di)
             for di in unmatched_dets
             if dets.scores[di] >= cfg.birth_score
-            and not (len(live) and iou[:, di].max() >= cfg.birth_max_iou)
+            and not (len(live) and affinity[:, di].max() >= cfg.birth_max_iou)
         ]
         if born:
             self._births(frame_idx, image_bgr, dets, born)
+
+    def _recovery_affinity(
+        self, tracks: list[Track], dets: Detections, det_indices: np.ndarray
+    ) -> np.ndarray:
+        """(T, D) max(mask IoU, centre proximity) to each track's last matched mask; 0 across categories."""
+        if not tracks:
+            return np.zeros((0, len(det_indices)))
+        last = [t.last_mask for t in tracks]
+        det_masks = [dets.masks[d] for d in det_indices]
+        iou = rle_iou_matrix(last, det_masks)
+        last_boxes = np.array([rle_to_box_xywh(m) for m in last])
+        det_boxes = np.array([xyxy_to_xywh(dets.boxes[d]) for d in det_indices])
+        near = proximity_matrix(last_boxes, det_boxes, self.cfg.recover_radius)
+        same_class = np.array([t.category_id for t in tracks])[:, None] == dets.labels[det_indices][None, :]
+        return np.where(same_class, np.maximum(iou, near), 0.0)
 
     def _output_mask(self, tracker_mask: RLE, det_mask: RLE) -> RLE:
         if self.cfg.output_mask == "tracker":
