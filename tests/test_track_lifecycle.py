@@ -229,3 +229,17 @@ def test_proximity_matrix_units_of_box_size():
     a = np.array([[0.0, 0.0, 10.0, 10.0]])  # centre (5, 5), size 10
     b = np.array([[10.0, 0.0, 10.0, 10.0], [100.0, 100.0, 2.0, 2.0]])  # centre 10 px away; far away
     np.testing.assert_allclose(proximity_matrix(a, b, radius=2.0), [[0.5, 0.0]])
+
+
+def test_births_after_a_recovery_in_the_same_frame():
+    # Track A is followed (stand-in stays put), track B is lost by the stand-in and recovered,
+    # and a third object appears: the birth check must use the first-stage affinity over all
+    # detections (regression: the recovery's smaller matrix overwrote it -> IndexError).
+    def velocity(box):
+        return (30.0, 0.0) if box[0] < 50 else (0.0, 0.0)
+
+    a, b, c = rect(60, 5), rect(20, 20), rect(80, 40)
+    frames = [dets((a, 0.9, 1), (b, 0.9, 1)), dets((a, 0.9, 1), (rect(21, 20), 0.9, 1), (c, 0.9, 1))]
+    mot, res = run(frames, LifecycleConfig(recover_min_affinity=0.3), ConstantVelocityTracker(velocity))
+    assert len(mot.tracks) == 3
+    assert sorted(present(r) for r in res) == [[0, 1], [0, 1], [1]]

@@ -105,8 +105,8 @@ class MultiObjectTracker:
         unmatched_tracks, unmatched_dets = matches.unmatched_tracks, matches.unmatched_dets
         if cfg.recover_min_affinity > 0 and len(unmatched_tracks) and len(unmatched_dets):
             cand = [ti for ti in unmatched_tracks if live[ti].last_mask is not None]
-            affinity = self._recovery_affinity([live[ti] for ti in cand], dets, unmatched_dets)
-            recovered = linear_assignment(affinity, cfg.recover_min_affinity)
+            rec_affinity = self._recovery_affinity([live[ti] for ti in cand], dets, unmatched_dets)
+            recovered = linear_assignment(rec_affinity, cfg.recover_min_affinity)
             for ci, dj in recovered.pairs:
                 ti, di = cand[ci], unmatched_dets[dj]
                 live[ti].mark_matched(frame_idx, dets.masks[di], dets.scores[di], dets.labels[di])
