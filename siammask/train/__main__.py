@@ -6,14 +6,19 @@ ResNet-50 (released) layout.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from siammask.checkpoint import CheckpointError
 from siammask.train.sources import AnnotationError
 
+# Absolute path: as a console script (siammask-train) hydra would read a relative path as a package.
+TRAIN_CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "configs" / "train")
 
-@hydra.main(version_base=None, config_path="../../configs/train", config_name="siammask_tiny")
+
+@hydra.main(version_base=None, config_path=TRAIN_CONFIG_DIR, config_name="siammask_tiny")
 def main(cfg: DictConfig) -> None:
     """Resolve the config to plain containers and run :func:`siammask.train.trainer.train`."""
     from siammask.train.trainer import train
