@@ -109,7 +109,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
         tracker = build_tracker(cfg.tracker, cfg.device)
     except STARTUP_ERRORS as exc:  # bad GT, checkpoint or config: one line, no traceback
         raise RunFailed(" ".join(str(exc).split()) or exc.__class__.__name__) from None
-    cache = DetectionCacheOrNone(cfg.cache_dir)
+    cache = make_cache(cfg.cache_dir)
     lifecycle = LifecycleConfig(**OmegaConf.to_container(cfg.association, resolve=True))
 
     outcomes: list[VideoOutcome] = []
@@ -159,7 +159,8 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
     return summary
 
 
-def DetectionCacheOrNone(cache_dir: str | None) -> Any:  # noqa: N802 - reads like a constructor
+def make_cache(cache_dir: str | None) -> Any:
+    """The shared detection cache, or None when ``cache_dir`` is empty (always recompute)."""
     from vis_pipeline.detect.cache import DetectionCache
 
     return DetectionCache(Path(cache_dir).expanduser()) if cache_dir else None
