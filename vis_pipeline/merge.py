@@ -32,8 +32,10 @@ def read_shard(run_dir: Path) -> ShardRun:
     path = Path(run_dir) / "run_summary.json"
     try:
         summary = json.loads(path.read_text())
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         raise MergeError(f"{path}: missing (not a finished vis-run directory)") from None
+    except OSError as exc:
+        raise MergeError(f"{path}: unreadable ({exc.strerror or exc})") from None
     except ValueError as exc:
         raise MergeError(f"{path}: unreadable JSON ({exc})") from None
     shard = summary.get("shard", {"index": 0, "count": 1})

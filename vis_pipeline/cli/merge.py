@@ -18,15 +18,19 @@ def main(argv: list[str] | None = None) -> None:
         "--gt", type=Path, default=None, help="GT or video list: validate + write submission.zip"
     )
     args = parser.parse_args(argv)
+    # `vis-merge SWEEP_DIR/*` also matches hydra's multirun.yaml: plain files are never shards
+    run_dirs = [d for d in args.run_dirs if not d.is_file()]
+    for skipped in sorted(set(args.run_dirs) - set(run_dirs)):
+        print(f"vis-merge: skipping {skipped} (a file, not a run directory)", file=sys.stderr)
     out = args.out or Path(args.run_dirs[0]).parent
     try:
-        merged = merge_runs(args.run_dirs, out)
+        merged = merge_runs(run_dirs, out)
     except MergeError as exc:
         print(f"vis-merge: {exc}", file=sys.stderr)
         sys.exit(2)
     videos = len({r["video_id"] for r in merged})
     print(
-        f"vis-merge: {len(args.run_dirs)} shard(s), {len(merged)} tracks in {videos} videos "
+        f"vis-merge: {len(run_dirs)} shard(s), {len(merged)} tracks in {videos} videos "
         f"-> {out / 'results.json'}"
     )
     if args.gt is not None:
