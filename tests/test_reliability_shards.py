@@ -49,8 +49,12 @@ def test_joblib_shards_merge_to_the_single_run_bytes(
 ) -> None:
     out = tmp_path / "merged"
     gt = reference_run.dataset / "annotations.json"
-    proc = cli("vis_pipeline.cli.merge", [*map(str, shard_dirs), "--out", str(out), "--gt", str(gt)])
+    # as `vis-merge SWEEP_DIR/*` from a shell: hydra's multirun.yaml is among the arguments
+    entries = sorted(str(p) for p in shard_dirs[0].parent.iterdir())
+    assert len(entries) == 3
+    proc = cli("vis_pipeline.cli.merge", [*entries, "--out", str(out), "--gt", str(gt)])
     assert proc.returncode == 0, proc.stderr
+    assert "vis-merge: 2 shard(s)" in proc.stdout
     assert (out / "results.json").read_bytes() == reference_run.results_bytes
     assert summary(shard_dirs[0])["config_hash"] == summary(reference_run.run_dir)["config_hash"]
     with zipfile.ZipFile(out / "submission.zip") as archive:
@@ -68,6 +72,8 @@ def test_merge_order_of_arguments_does_not_matter(
 def test_merge_rejects_a_missing_shard(shard_dirs: list[Path], tmp_path: Path) -> None:
     with pytest.raises(MergeError, match=r"missing \[1\]"):
         merge_runs([shard_dirs[0]], tmp_path)
+    with pytest.raises(MergeError, match="not a finished vis-run directory"):
+        merge_runs([shard_dirs[0], shard_dirs[0].parent / "multirun.yaml"], tmp_path)
     assert not (tmp_path / "results.json").exists()
     proc = cli("vis_pipeline.cli.merge", [str(shard_dirs[1]), "--out", str(tmp_path)])
     assert proc.returncode == 2
