@@ -117,3 +117,31 @@ def test_merge_rejects_a_shard_whose_video_file_is_gone(shard_dirs: list[Path], 
     with pytest.raises(MergeError, match="video 4 missing"):
         merge_runs([shard_dirs[0], damaged], tmp_path)
     assert not (tmp_path / "results.json").exists()
+
+
+def test_failed_shard_job_lets_the_other_shard_finish_then_retry_and_merge(
+    reference_run: ReferenceRun, tmp_path: Path
+) -> None:
+    dataset = tmp_path / "synth"
+    shutil.copytree(reference_run.dataset, dataset)
+    gt = json.loads((dataset / "annotations.json").read_text())
+    bad_frame = dataset / "JPEGImages" / gt["videos"][0]["file_names"][1]  # video 1: shard 0
+    good_bytes = bad_frame.read_bytes()
+    bad_frame.write_bytes(b"")
+    sweep = tmp_path / "sweep"
+    args = ["-m", "hydra/launcher=vis_joblib", "shard.count=2", "shard.index=range(2)"]
+    proc = cli("vis_pipeline.cli.run", [*args, *run_overrides(dataset), f"hydra.sweep.dir={sweep}"])
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and f"{bad_frame}: frame file is empty" in proc.stderr
+    shard0, shard1 = sweep / "two_stage-shard0of2", sweep / "two_stage-shard1of2"
+    # the failing job did not take the other shard (or its own good video) down with it
+    assert {v["video_id"]: v["status"] for v in summary(shard0)["videos"]} == {1: "failed", 3: "done"}
+    assert {v["video_id"]: v["status"] for v in summary(shard1)["videos"]} == {2: "done", 4: "done"}
+    with pytest.raises(MergeError, match=r"failed video\(s\) \[1\]"):
+        merge_runs([shard0, shard1], tmp_path)
+
+    bad_frame.write_bytes(good_bytes)
+    retry = run_overrides(dataset, "shard.index=0", "shard.count=2", "retry_failed=true")
+    run_pipeline(compose_run_cfg(retry), shard0)
+    merge_runs([shard0, shard1], tmp_path)
+    assert (tmp_path / "results.json").read_bytes() == reference_run.results_bytes
