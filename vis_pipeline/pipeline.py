@@ -146,7 +146,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
         f"vis-run: {summary['totals']['finished']}/{len(outcomes)} videos, {len(results)} tracks -> {run_dir}"
     )
 
-    if cfg.evaluate and cfg.data.ann:
+    if cfg.evaluate and cfg.data.ann and int(cfg.shard.count) == 1:  # a shard would be scored on all GT
         evaluate_into(run_dir, cfg.data.ann, results)
     complete = summary["totals"]["finished"] == summary["totals"]["videos"]  # none failed or pending
     if cfg.submission and cfg.data.ann and complete and int(cfg.shard.count) == 1:

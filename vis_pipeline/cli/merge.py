@@ -8,6 +8,7 @@ from pathlib import Path
 
 from vis_pipeline.eval.submission import write_submission
 from vis_pipeline.merge import MergeError, merge_runs, submission_problems
+from vis_pipeline.pipeline import evaluate_into
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -43,6 +44,7 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(2)
         zip_path = write_submission(merged, out / "submission.zip")
         print(f"wrote {zip_path} ({zip_path.stat().st_size / 1024:.1f} KiB)")
+        evaluate_into(out, str(args.gt), merged)  # metrics.json when the GT has annotations
 
 
 if __name__ == "__main__":
