@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
+export PYTHONWARNINGS="ignore::UserWarning"   # mmengine/mmdet deprecation chatter
 OUT=${DEMO_OUT:-outputs/demo}
 
 for w in weights/tiny_htc.pth weights/tiny_siammask.pth; do

@@ -137,6 +137,7 @@ class TrackerPreset:
     cascade: str
     hp: TrackerHParams
     source: str
+    max_batch: int = 8
 
 
 def preset_path(name: str) -> Path:
@@ -176,7 +177,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 def preset_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") -> TrackerPreset:
     """Build a TrackerPreset from a preset mapping (keys model, checkpoint, cascade, hp; optional name)."""
     data = dict(_to_plain(data))
-    unknown = sorted(set(data) - {"name", "model", "checkpoint", "cascade", "hp"})
+    unknown = sorted(set(data) - {"name", "model", "checkpoint", "cascade", "max_batch", "hp"})
     if unknown:
         raise TrackerConfigError(f"{source}: unknown preset keys {unknown}")
     if "model" not in data or "hp" not in data:
@@ -191,6 +192,7 @@ def preset_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") -> T
         cascade=cascade,
         hp=TrackerHParams.from_mapping(data["hp"] or {}, source),
         source=source,
+        max_batch=int(data.get("max_batch", 8)),
     )
 
 

@@ -263,10 +263,12 @@ BOXES = [(38.0, 37.0, 22.0, 26.0), (97.0, 66.0, 22.0, 28.0), (126.0, 26.0, 24.0,
 TINY_HP = dataclasses.replace(load_tracker_hparams("tiny"), window_influence=0.1)
 
 
-@pytest.mark.parametrize("cascade", ["one_stage", "two_stage"])
-def test_track_many_equals_track_and_templates_are_cached(tiny_net: nn.Module, cascade: str) -> None:
+@pytest.mark.parametrize("cascade,max_batch", [("one_stage", 8), ("two_stage", 8), ("one_stage", 2)])
+def test_track_many_equals_track_and_templates_are_cached(
+    tiny_net: nn.Module, cascade: str, max_batch: int
+) -> None:
     frames = _frames(4)
-    tracker = SiamMaskTracker(tiny_net, TINY_HP, cascade=cascade)
+    tracker = SiamMaskTracker(tiny_net, TINY_HP, cascade=cascade, max_batch=max_batch)
     counts = _counting(tiny_net)
     chosen_cells = set()
     try:
@@ -287,7 +289,8 @@ def test_track_many_equals_track_and_templates_are_cached(tiny_net: nn.Module, c
                 _check_result(res_many, s_many, tracker.hp.seg_thr)
         assert len(chosen_cells) >= 6  # the comparison covered many different cells, not one
         stages = 2 if cascade == "two_stage" else 1
-        per_frame_calls = 1 + len(BOXES)  # one batched call + one per track in the looped run
+        batched_calls = -(-len(BOXES) // max_batch)  # chunks of max_batch tracks
+        per_frame_calls = batched_calls + len(BOXES)  # batched chunks + one per track in the looped run
         assert counts["template_kernels"] == 1  # never recomputed per frame
         assert counts["search"] == stages * per_frame_calls * (len(frames) - 1)
         assert counts["refine_at"] == per_frame_calls * (len(frames) - 1)

@@ -71,10 +71,12 @@ def build_tracker(tracker_cfg: DictConfig, device: str) -> Any:
     plain = OmegaConf.to_container(tracker_cfg, resolve=True)
     trusted = bool(plain.pop("trusted", False))
     if plain.get("checkpoint") is not None:
-        return SiamMaskTracker.from_preset(plain, device=device, trusted=trusted)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(RANDOM_INIT_SEED)
-        return SiamMaskTracker.from_preset(plain, device=device, trusted=trusted)
+        tracker = SiamMaskTracker.from_preset(plain, device=device, trusted=trusted)
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(RANDOM_INIT_SEED)
+            tracker = SiamMaskTracker.from_preset(plain, device=device, trusted=trusted)
+    return tracker
 
 
 def list_videos(cfg: DictConfig) -> tuple[list[Any], list[tuple[int, str, str]]]:
