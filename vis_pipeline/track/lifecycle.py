@@ -60,7 +60,7 @@ class LifecycleConfig:
     full_score_hits: int = 3
     det_box_weight: float = 0.0
     recover_min_affinity: float = 0.0
-    recover_radius: float = 2.0
+    recover_radius: float = 4.0
     class_gate: bool = False
     bridge_gaps: bool = True
 
