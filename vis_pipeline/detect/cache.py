@@ -48,6 +48,18 @@ def _file_stem(video: VideoRef) -> str:
     return f"video{video.video_id}_{hashlib.sha256(video.name.encode()).hexdigest()[:12]}"
 
 
+def _header_fields(video: VideoRef, key: str) -> dict[str, Any]:
+    """What a cache file's header must say for ``video`` under ``key`` (written on save, checked on load)."""
+    return {
+        "format": FORMAT_VERSION,
+        "key": key,
+        "video": video.name,
+        "num_frames": int(video.length),
+        "height": int(video.height),
+        "width": int(video.width),
+    }
+
+
 def _frame_to_json(dets: Detections) -> dict[str, Any]:
     return {
         "boxes": dets.boxes.astype(np.float64).tolist(),
@@ -105,14 +117,7 @@ class DetectionCache:
             return f"bad header JSON: {err}", None
         if not isinstance(header, dict):
             return "bad header", None
-        expected = {
-            "format": FORMAT_VERSION,
-            "key": key,
-            "video": video.name,
-            "num_frames": int(video.length),
-            "height": int(video.height),
-            "width": int(video.width),
-        }
+        expected = _header_fields(video, key)
         for field, value in expected.items():
             if header.get(field) != value:
                 return f"stale: {field} is {header.get(field)!r}, expected {value!r}", None
@@ -138,15 +143,7 @@ class DetectionCache:
                 f"with {video.length} frames"
             )
         body = json.dumps([_frame_to_json(d) for d in detections], separators=(",", ":")).encode()
-        header = {
-            "format": FORMAT_VERSION,
-            "key": key,
-            "video": video.name,
-            "num_frames": int(video.length),
-            "height": int(video.height),
-            "width": int(video.width),
-            "sha256": hashlib.sha256(body).hexdigest(),
-        }
+        header = {**_header_fields(video, key), "sha256": hashlib.sha256(body).hexdigest()}
         path = self.path(video, key)
         atomic_write_text(path, json.dumps(header, sort_keys=True) + "\n" + body.decode())
         return path
