@@ -258,6 +258,26 @@ class SiamMaskTracker:
             for i, (pos, size) in enumerate(zip(positions, sizes, strict=True))
         ]
 
+    # ------------------------------------------------------------------ external correction
+    def recenter(self, state: TrackerState, box_xywh: Sequence[float], weight: float) -> None:
+        """Move ``state``'s search centre and size towards ``box_xywh`` by ``weight`` in [0, 1] (in place).
+
+        For callers that trust another source (e.g. a detector) more than a drifting tracker: the next
+        search is cut around the corrected box; the template is kept. box_xywh = (x, y, w, h) with w, h
+        the RAW extents x1 - x0, y1 - y0 computed in float64 (not clamped): the centre is taken as
+        (x + (x + w)) / 2, which equals the corner midpoint (x0 + x1) / 2 bit for bit whenever x + w
+        gives back x1 (always for float32 corners), and the size is max(w, 1) x max(h, 1).
+        """
+        if not 0.0 <= weight <= 1.0:
+            raise TrackerInputError(f"tracker recenter: weight must be in [0, 1], got {weight}")
+        x, y, w, h = (float(v) for v in box_xywh)
+        if not np.isfinite([x, y, w, h]).all():
+            raise TrackerInputError(f"tracker recenter: box must be finite, got {list(box_xywh)}")
+        center = np.array([(x + (x + w)) / 2, (y + (y + h)) / 2])
+        size = np.array([max(w, 1.0), max(h, 1.0)])
+        state.target_pos = (1 - weight) * np.asarray(state.target_pos, dtype=np.float64) + weight * center
+        state.target_sz = (1 - weight) * np.asarray(state.target_sz, dtype=np.float64) + weight * size
+
     # ------------------------------------------------------------------ per-frame step
     def track(self, image_bgr: np.ndarray, state: TrackerState) -> TrackResult:
         """Track one object into this frame; ``state`` is updated in place."""

@@ -336,3 +336,34 @@ def test_from_preset_loads_the_checkpoint_and_preset(tiny_net: nn.Module, tmp_pa
 def test_anchor_count_must_match_the_network(tiny_net: nn.Module) -> None:
     with pytest.raises(ValueError, match="2 anchors per cell, the network 5"):
         SiamMaskTracker(tiny_net, {"out_size": 127, "anchors": {"ratios": [1.0, 2.0]}})
+
+
+# ----------------------------------------------------------------------------- recenter
+def _pull_towards_xyxy(pos, size, box_xyxy, weight):
+    """The pipeline's former correction on corner boxes (vis_pipeline.track.mot.pull_towards_box)."""
+    x0, y0, x1, y1 = (float(v) for v in box_xyxy)
+    center = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
+    box_size = np.array([max(x1 - x0, 1.0), max(y1 - y0, 1.0)])
+    return (1 - weight) * pos + weight * center, (1 - weight) * size + weight * box_size
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_recenter_equals_the_corner_box_pull_bit_for_bit(dtype) -> None:
+    rng = np.random.default_rng(9000)
+    tracker = SiamMaskTracker(ScriptedNet(2, (12, 12)), DAVIS_HP)
+    state = tracker.init(_frames(1)[0], (50.0, 40.0, 30.0, 20.0))
+    n = 4000
+    corners = rng.uniform(-200, 1500, (n, 2)).astype(dtype)
+    extents = np.where(rng.random((n, 2)) < 0.1, rng.uniform(-3, 1, (n, 2)), rng.uniform(0, 1400, (n, 2)))
+    boxes_xyxy = np.concatenate([corners, (corners + extents).astype(dtype)], axis=1)
+    weights = np.concatenate([[0.0, 1.0, 0.5, 1], rng.random(n - 4)])
+    for box, weight in zip(boxes_xyxy, weights, strict=True):
+        pos, size = rng.uniform(0, 1000, 2), rng.uniform(1, 500, 2)
+        state.target_pos, state.target_sz = pos.copy(), size.copy()
+        wide = box.astype(np.float64)
+        tracker.recenter(state, (wide[0], wide[1], wide[2] - wide[0], wide[3] - wide[1]), weight)
+        expected_pos, expected_size = _pull_towards_xyxy(pos, size, box, weight)
+        assert state.target_pos.tobytes() == expected_pos.tobytes(), (box, weight)
+        assert state.target_sz.tobytes() == expected_size.tobytes(), (box, weight)
+    with pytest.raises(TrackerInputError, match="weight"):
+        tracker.recenter(state, (0, 0, 10, 10), 1.5)
