@@ -12,8 +12,9 @@ import cv2
 import numpy as np
 from conftest import compose_run_cfg, run_overrides
 
+from vis_pipeline.build import build_tracker
 from vis_pipeline.masks import decode_rle, encode_mask
-from vis_pipeline.pipeline import build_tracker, run_pipeline
+from vis_pipeline.pipeline import run_pipeline
 from vis_pipeline.track.lifecycle import LifecycleConfig
 from vis_pipeline.track.mot import MultiObjectTracker
 from vis_pipeline.types import Detections

@@ -79,10 +79,10 @@ def assert_same(a: list[Detections], b: list[Detections]) -> None:
 
 def test_round_trip_is_exact_and_second_run_skips_detector(tmp_path: Path) -> None:
     video, cache, det = make_video(), DetectionCache(tmp_path), CountingDetector()
-    first = detect_video(det, video, cache, batch_size=2, progress=False)
-    assert det.calls == 3 and det.frames_seen == 5  # batches of 2, 2, 1
-    second = detect_video(det, video, cache, batch_size=2, progress=False)
-    assert det.calls == 3  # served from the cache
+    first, from_cache = detect_video(det, video, cache, batch_size=2, progress=False)
+    assert det.calls == 3 and det.frames_seen == 5 and not from_cache  # batches of 2, 2, 1
+    second, from_cache = detect_video(det, video, cache, batch_size=2, progress=False)
+    assert det.calls == 3 and from_cache  # served from the cache
     assert_same(first, second)
     assert_same(first, cache.load(video, "k1"))
 
@@ -118,14 +118,14 @@ def _no_newline(path: Path) -> None:
 )
 def test_corrupt_file_is_recomputed_with_warning(tmp_path: Path, corrupt, caplog) -> None:
     video, cache, det = make_video(), DetectionCache(tmp_path), CountingDetector()
-    first = detect_video(det, video, cache, progress=False)
+    first, _ = detect_video(det, video, cache, progress=False)
     corrupt(cache.path(video, "k1"))
     with caplog.at_level(logging.WARNING, logger="vis_pipeline.detect.cache"):
         assert cache.load(video, "k1") is None
     assert "recomputing" in caplog.text
     calls = det.calls
-    again = detect_video(det, video, cache, progress=False)
-    assert det.calls > calls
+    again, from_cache = detect_video(det, video, cache, progress=False)
+    assert det.calls > calls and not from_cache
     assert_same(first, again)
     assert cache.load(video, "k1") is not None  # rewritten whole
 
@@ -138,7 +138,7 @@ def test_stale_frame_count_or_size_is_recomputed(tmp_path: Path) -> None:
     bigger = make_video(5, h=30)
     assert cache.load(bigger, "k1") is None
     calls = det.calls
-    dets = detect_video(det, longer, cache, progress=False)
+    dets, _ = detect_video(det, longer, cache, progress=False)
     assert det.calls > calls and len(dets) == 6
 
 

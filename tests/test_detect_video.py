@@ -28,7 +28,8 @@ def test_oracle_through_detect_video_equals_gt_and_is_cached(dataset: Path, tmp_
     detector = OracleDetector.from_config({"seed": 0}, ann)
     cache = DetectionCache(tmp_path / "cache")
     for video in videos:
-        dets = detect_video(detector, video, cache, batch_size=4, progress=False)
+        dets, from_cache = detect_video(detector, video, cache, batch_size=4, progress=False)
+        assert not from_cache
         assert len(dets) == video.length
         for t, frame_dets in enumerate(dets):
             expected = [
@@ -50,6 +51,7 @@ def test_oracle_through_detect_video_equals_gt_and_is_cached(dataset: Path, tmp_
             raise AssertionError("detector ran although the cache was valid")
 
     for video in videos:
-        again = detect_video(Exploding(), video, cache, progress=False)
-        fresh = detect_video(detector, video, None, progress=False)
+        again, from_cache = detect_video(Exploding(), video, cache, progress=False)
+        assert from_cache
+        fresh, _ = detect_video(detector, video, None, progress=False)
         assert [d.masks for d in again] == [d.masks for d in fresh]

@@ -15,7 +15,8 @@ from pathlib import Path
 import torch
 from conftest import ReferenceRun, cli_env, compose_run_cfg, run_overrides, vis_run_cli
 
-from vis_pipeline.pipeline import build_tracker, run_pipeline
+from vis_pipeline.build import build_tracker
+from vis_pipeline.pipeline import run_pipeline
 
 
 def statuses(run_dir: Path) -> dict[int, str]:

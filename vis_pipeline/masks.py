@@ -24,25 +24,64 @@ def encode_mask(mask: np.ndarray) -> RLE:
     return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": counts.decode("ascii")}
 
 
-def to_compressed_rle(segmentation: Any, height: int, width: int) -> RLE:
-    """Normalise any YouTube-VIS/COCO segmentation to compressed RLE (str counts).
+class SegmentationError(ValueError):
+    """A segmentation that is not a valid mask of the expected size (message without location:
+    callers prefix the file, video and frame)."""
 
-    Accepts compressed RLE (``counts`` str or bytes), uncompressed RLE (``counts`` a list
-    of ints) and polygons (a list of flat ``[x0, y0, x1, y1, ...]`` lists).
+
+def normalize_segmentation(segmentation: Any, height: int, width: int) -> RLE | None:
+    """Any YouTube-VIS/COCO segmentation of an ``height`` x ``width`` frame -> compressed RLE
+    (``str`` counts), or None for an absent frame (``null``, ``[]`` and ``{}``, as the official
+    API's ``if seg:``). The one validated normaliser of the project.
+
+    Accepts compressed RLE (``counts`` str or bytes), uncompressed RLE (``counts`` a list of ints
+    summing to ``height * width``) and polygons (a list of flat ``[x0, y0, x1, y1, ...]`` lists of
+    at least 3 points). Raises :class:`SegmentationError` for anything else, and for an RLE whose
+    ``size`` is not ``[height, width]``.
     """
-    if isinstance(segmentation, list):  # polygons
-        rles = mask_utils.frPyObjects(segmentation, height, width)
-        rle = mask_utils.merge(rles)
-    elif isinstance(segmentation, dict) and isinstance(segmentation.get("counts"), list):
-        rle = mask_utils.frPyObjects(segmentation, *segmentation["size"])
-    elif isinstance(segmentation, dict) and isinstance(segmentation.get("counts"), (str, bytes)):
-        rle = dict(segmentation)
-    else:
-        raise ValueError(f"unsupported segmentation of type {type(segmentation).__name__}")
+    if not segmentation:
+        return None
+    try:
+        if isinstance(segmentation, list):
+            if not all(isinstance(p, list) and len(p) >= 6 and len(p) % 2 == 0 for p in segmentation):
+                raise SegmentationError("polygons must be lists of >= 3 (x, y) pairs")
+            rle = mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
+        elif isinstance(segmentation, dict) and "counts" in segmentation and "size" in segmentation:
+            size = [int(v) for v in segmentation["size"]]
+            if size != [height, width]:
+                raise SegmentationError(f"RLE size {size} != video size [{height}, {width}]")
+            counts = segmentation["counts"]
+            if isinstance(counts, list):  # uncompressed RLE
+                if sum(counts) != height * width:
+                    raise SegmentationError(
+                        f"uncompressed RLE counts sum to {sum(counts)}, expected {height * width}"
+                    )
+                rle = mask_utils.frPyObjects(segmentation, height, width)
+            elif isinstance(counts, (str, bytes)):
+                rle = {"size": size, "counts": counts}
+            else:
+                raise SegmentationError("RLE counts must be a string or a list of ints")
+        else:
+            raise SegmentationError(
+                f"segmentation must be null, RLE or polygons, got {type(segmentation).__name__}"
+            )
+    except SegmentationError:
+        raise
+    except (TypeError, ValueError) as exc:  # pycocotools raises bare TypeError/ValueError on garbage
+        raise SegmentationError(f"unreadable segmentation ({exc})") from None
     counts = rle["counts"]
-    if isinstance(counts, bytes):
-        counts = counts.decode("ascii")
-    return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": counts}
+    return {
+        "size": [height, width],
+        "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts,
+    }
+
+
+def to_compressed_rle(segmentation: Any, height: int, width: int) -> RLE:
+    """:func:`normalize_segmentation` of a present (non-empty) segmentation."""
+    rle = normalize_segmentation(segmentation, height, width)
+    if rle is None:
+        raise SegmentationError("empty segmentation where a mask is required")
+    return rle
 
 
 def decode_rle(rle: RLE) -> np.ndarray:

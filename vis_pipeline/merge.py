@@ -10,8 +10,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from vis_pipeline.eval.submission import load_video_set, resolve_category_ids, validate_results
-from vis_pipeline.store import RunStore, atomic_write_text, dump_json
+from vis_pipeline.results import merge_results, write_results_json
+from vis_pipeline.store import RunStore
 
 
 class MergeError(ValueError):
@@ -83,7 +83,7 @@ def merge_runs(run_dirs: list[Path], out_dir: Path) -> list[dict]:
     """Check coverage, then write ``out_dir/results.json`` (video id order) and return it."""
     shards = sorted((read_shard(d) for d in run_dirs), key=lambda s: s.index)
     check_coverage(shards)
-    results: list[dict] = []
+    per_video: list[list[dict]] = []
     for shard in shards:
         store = RunStore(shard.run_dir, shard.config_hash)
         for vid in sorted(shard.video_ids):
@@ -92,14 +92,7 @@ def merge_runs(run_dirs: list[Path], out_dir: Path) -> list[dict]:
                 raise MergeError(
                     f"{shard.run_dir}: result file of video {vid} missing or from another config"
                 )
-            results.append((vid, record["results"]))
-    merged = [entry for _, entries in sorted(results, key=lambda r: r[0]) for entry in entries]
-    atomic_write_text(Path(out_dir) / "results.json", dump_json(merged))
+            per_video.append(record["results"])
+    merged = merge_results(per_video)
+    write_results_json(merged, Path(out_dir) / "results.json")
     return merged
-
-
-def submission_problems(results: list[dict], gt_path: Path | str, topk: int = 10) -> list[str]:
-    """What the challenge server would reject in ``results`` for the video set of ``gt_path``
-    (a YouTube-VIS annotation file or a JSON list of videos; categories from that file)."""
-    videos, categories = load_video_set(gt_path)
-    return validate_results(results, videos, resolve_category_ids("gt", categories), topk)

@@ -1,5 +1,10 @@
 """Building and writing YouTube-VIS results files.
 
+This module owns the results list: one entry per track (:func:`track_result`), the best
+``topk`` per video (:func:`topk_per_video`), the order of a whole run (:func:`merge_results`: by
+video id, then score) and the file (:func:`write_results_json`), for ``vis-run`` and ``vis-merge``
+alike.
+
 A results file is a JSON list with one entry per predicted track::
 
     {"video_id": int, "category_id": int, "score": float,
@@ -11,14 +16,13 @@ server rejects anything else, and masks at the resized test scale score near zer
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from vis_pipeline.fileio import atomic_write_text, dump_json
 from vis_pipeline.masks import RLE, to_compressed_rle
-from vis_pipeline.store import atomic_write_text
 
 
 class ResultsError(ValueError):
@@ -86,7 +90,8 @@ def merge_results(per_video_results: list[list[dict[str, Any]]]) -> list[dict[st
 
 
 def write_results_json(results: list[dict[str, Any]], path: str | Path) -> Path:
-    """Write the results list atomically (temp file + os.replace): readers never see half a file."""
+    """Write the results list atomically (temp file + os.replace): readers never see half a file.
+    Deterministic bytes (sorted keys, compact): identical runs give identical files."""
     path = Path(path)
-    atomic_write_text(path, json.dumps(results, separators=(",", ":")))
+    atomic_write_text(path, dump_json(results))
     return path

@@ -16,41 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
-from typing import Any
 
-
-def _current_umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-# mkstemp creates 0600 files; results are made readable like any file this process creates.
-_FILE_MODE = 0o666 & ~_current_umask()
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so readers see either the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, _FILE_MODE)
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def dump_json(obj: Any) -> str:
-    """Deterministic JSON text (sorted keys, compact), so identical runs give identical bytes."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+from vis_pipeline.fileio import atomic_write_text, dump_json
+from vis_pipeline.results import merge_results
 
 
 def config_hash(cfg: dict) -> str:
@@ -100,6 +69,12 @@ class RunStore:
         record = {"video_id": video_id, "name": name, "config_hash": self.cfg_hash, "error": error}
         atomic_write_text(self._failed_path(video_id), dump_json(record))
         return record
+
+    def finished_results(self, video_ids: list[int]) -> list[dict]:
+        """The results of every finished video among ``video_ids``, in results order (by video id,
+        then score): what ``vis-run`` and ``vis-merge`` write as ``results.json``."""
+        records = (self.load_done(vid) for vid in video_ids)
+        return merge_results([r["results"] for r in records if r is not None])
 
     def failed_ids(self) -> set[int]:
         """Ids of videos recorded as failed under this config hash."""

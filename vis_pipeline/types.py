@@ -38,6 +38,19 @@ class Detections:
     def __len__(self) -> int:
         return len(self.boxes)
 
+    @property
+    def boxes_xywh(self) -> np.ndarray:
+        """(N, 4) float64 ``x, y, w, h`` of the xyxy boxes, w = x1 - x0 and h = y1 - y0 as they are
+        (see :meth:`boxes_xywh_min` for boxes that must have a positive size)."""
+        boxes = self.boxes.astype(np.float64)
+        return np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
+
+    def boxes_xywh_min(self, min_size: float = 1.0) -> np.ndarray:
+        """:attr:`boxes_xywh` with w and h raised to ``min_size`` (SiamMask's init needs a size)."""
+        xywh = self.boxes_xywh
+        xywh[:, 2:] = np.maximum(xywh[:, 2:], min_size)
+        return xywh
+
     @classmethod
     def empty(cls) -> Detections:
         return cls(np.zeros((0, 4)), np.zeros(0), np.zeros(0), [])

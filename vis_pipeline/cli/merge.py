@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from vis_pipeline.eval.submission import write_submission
-from vis_pipeline.merge import MergeError, merge_runs, submission_problems
+from vis_pipeline.eval.submission import submission_problems, write_submission
+from vis_pipeline.merge import MergeError, merge_runs
 from vis_pipeline.pipeline import evaluate_into
 
 

@@ -11,12 +11,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from vis_pipeline.eval.submission import (
-    load_video_set,
-    resolve_category_ids,
-    validate_results,
-    write_submission,
-)
+from vis_pipeline.eval.submission import load_video_set, submission_problems, write_submission
 from vis_pipeline.eval.ytvis_io import YTVISFormatError, read_json
 from vis_pipeline.results import topk_per_video
 
@@ -32,15 +27,16 @@ def _reject(message: str) -> None:
 # look for a relative config_path as a python package ("pkg://configs"), which does not exist.
 @hydra.main(version_base=None, config_path=CONFIG_DIR, config_name="submit")
 def main(cfg: DictConfig) -> None:
-    try:
-        results, source = read_json(cfg.results, "results")
-        videos, gt_categories = load_video_set(cfg.gt)
-        category_ids = resolve_category_ids(str(cfg.dataset), gt_categories)
-    except (YTVISFormatError, ValueError) as exc:
-        _reject(str(exc))
     low, high = (float(v) for v in cfg.score_range)
     topk = int(cfg.topk)
-    problems = validate_results(results, videos, category_ids, None if cfg.truncate else topk, (low, high))
+    try:
+        results, source = read_json(cfg.results, "results")
+        videos, _ = load_video_set(cfg.gt)
+        problems = submission_problems(
+            results, cfg.gt, None if cfg.truncate else topk, str(cfg.dataset), (low, high)
+        )
+    except (YTVISFormatError, ValueError) as exc:
+        _reject(str(exc))
     if problems:
         shown = int(cfg.max_problems_shown)
         lines = "\n".join(f"  - {p}" for p in problems[:shown])

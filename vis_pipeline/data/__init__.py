@@ -9,10 +9,10 @@
 Every bad input raises :class:`DataError` (a ``ValueError``) with one line naming the file.
 """
 
-from vis_pipeline.data.annotations import Category, Track, VideoInfo, YTVISAnnotations, load_ytvis_annotations
 from vis_pipeline.data.errors import DataError
 from vis_pipeline.data.frames import IMAGE_SUFFIXES, load_json, natural_key, read_frame, to_bgr_uint8
 from vis_pipeline.data.video import Video, VideoFailure, VideoSource, select_shard
+from vis_pipeline.data.ytvis import Category, Track, VideoInfo, YTVISAnnotations, load_ytvis_annotations
 
 __all__ = [
     "IMAGE_SUFFIXES",

@@ -18,7 +18,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from vis_pipeline.data.errors import DataError
-from vis_pipeline.data.frames import is_image_file, load_json, natural_key, read_frame
+from vis_pipeline.data.frames import is_image_file, natural_key, read_frame
+from vis_pipeline.data.ytvis import VideoInfo, YTVISAnnotations, load_ytvis_annotations
 
 
 @dataclass
@@ -75,11 +76,17 @@ def select_shard(items: list[Any], index: int, count: int) -> list[Any]:
 
 @dataclass(frozen=True)
 class _Entry:
-    """A listed but not yet validated video."""
+    """A listed but not yet validated video: from the GT's ``videos`` (``info``, or ``problem``
+    when that entry is broken) or a frame folder (both None)."""
 
     video_id: int
     name: str
-    json_video: dict[str, Any] | None
+    info: VideoInfo | None = None
+    problem: str | None = None
+
+    @property
+    def from_json(self) -> bool:
+        return self.info is not None or self.problem is not None
 
 
 class VideoSource:
@@ -97,14 +104,19 @@ class VideoSource:
     a folder without frames is a failure.
     """
 
-    def __init__(self, frames_root: str | Path, ann_path: str | Path | None = None) -> None:
+    def __init__(
+        self, frames_root: str | Path, ann_path: str | Path | YTVISAnnotations | None = None
+    ) -> None:
+        """``ann_path``: a YouTube-VIS JSON, or one already read by ``load_ytvis_annotations``
+        (a run reads its GT once); its per-video problems become those videos' failures."""
         self.frames_root = Path(frames_root)
-        self.ann_path = Path(ann_path) if ann_path else None
+        self.annotations = load_ytvis_annotations(ann_path, strict=False) if ann_path else None
+        self.ann_path = Path(self.annotations.source) if self.annotations is not None else None
         if not self.frames_root.is_dir():
             raise DataError(
                 f"{self.frames_root}: frames folder not found (expected a folder of video folders)"
             )
-        self._entries = self._list_from_json() if self.ann_path else self._list_from_folders()
+        self._entries = self._list_from_json() if self.annotations is not None else self._list_from_folders()
 
     @property
     def video_ids(self) -> list[int]:
@@ -112,23 +124,12 @@ class VideoSource:
         return [e.video_id for e in self._entries]
 
     def _list_from_json(self) -> list[_Entry]:
-        assert self.ann_path is not None
-        data = load_json(self.ann_path, "YouTube-VIS annotation")
-        videos = data.get("videos") if isinstance(data, dict) else None
-        if not isinstance(videos, list):
-            raise DataError(f"{self.ann_path}: not a YouTube-VIS JSON (no 'videos' list)")
-        entries: dict[int, _Entry] = {}
-        for position, video in enumerate(videos):
-            if not isinstance(video, dict) or not isinstance(video.get("id"), int):
-                raise DataError(f"{self.ann_path}: videos[{position}] has no integer 'id'")
-            video_id = int(video["id"])
-            if video_id in entries:
-                raise DataError(f"{self.ann_path}: duplicate video id {video_id}")
-            file_names = video.get("file_names")
-            first = file_names[0] if isinstance(file_names, list) and file_names else ""
-            name = str(first).split("/")[0] if "/" in str(first) else f"video{video_id}"
-            entries[video_id] = _Entry(video_id, name, video)
-        return [entries[k] for k in sorted(entries)]
+        assert self.annotations is not None
+        gt = self.annotations
+        return [
+            _Entry(vid, gt.names.get(vid, f"video{vid}"), gt.videos.get(vid), gt.problems.get(vid))
+            for vid in gt.listed_ids
+        ]
 
     def _list_from_folders(self) -> list[_Entry]:
         try:
@@ -141,29 +142,19 @@ class VideoSource:
         return [_Entry(i + 1, p.name, None) for i, p in enumerate(folders)]
 
     def _build(self, entry: _Entry) -> Video:
-        return self._from_json(entry) if entry.json_video is not None else self._from_folder(entry)
+        return self._from_json(entry) if entry.from_json else self._from_folder(entry)
 
     def _from_json(self, entry: _Entry) -> Video:
-        video, where = entry.json_video, f"{self.ann_path}: video {entry.video_id} ({entry.name})"
-        assert video is not None
-        file_names = video.get("file_names")
-        if (
-            not isinstance(file_names, list)
-            or not file_names
-            or not all(isinstance(f, str) for f in file_names)
-        ):
-            raise DataError(f"{where}: 'file_names' must be a non-empty list of strings")
-        for key in ("width", "height"):
-            if not isinstance(video.get(key), int) or video[key] < 1:
-                raise DataError(f"{where}: missing or invalid '{key}' ({video.get(key)!r})")
-        length = video.get("length", len(file_names))
-        if length != len(file_names):
-            raise DataError(f"{where}: length {length} != {len(file_names)} file_names")
-        paths = [self.frames_root / f for f in file_names]
-        for file_name, path in zip(file_names, paths, strict=True):
+        if entry.problem is not None or entry.info is None:
+            raise DataError(entry.problem or f"{self.ann_path}: video {entry.video_id} unusable")
+        info = entry.info
+        if not info.file_names:
+            raise DataError(f"{self.ann_path}: video {entry.video_id} ({entry.name}) lists no 'file_names'")
+        paths = [self.frames_root / f for f in info.file_names]
+        for file_name, path in zip(info.file_names, paths, strict=True):
             if not path.is_file():
                 raise DataError(f"{path}: frame '{file_name}' listed in {self.ann_path} does not exist")
-        return Video(entry.video_id, entry.name, int(video["width"]), int(video["height"]), paths, file_names)
+        return Video(entry.video_id, entry.name, info.width, info.height, paths, list(info.file_names))
 
     def _from_folder(self, entry: _Entry) -> Video:
         folder = self.frames_root / entry.name

@@ -15,6 +15,12 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from siammask.checkpoint import (
+    CheckpointError,
+    CheckpointMismatchError,
+    CheckpointNotFoundError,
+    UntrustedCheckpointError,
+)
 from vis_pipeline.types import Detections
 
 
@@ -22,16 +28,20 @@ class DetectorError(RuntimeError):
     """Base class of the detector layer's errors (one-line messages)."""
 
 
-class CheckpointNotFoundError(DetectorError, FileNotFoundError):
-    """A checkpoint file that a detector config names does not exist."""
-
-
-class CheckpointMismatchError(DetectorError, ValueError):
-    """A checkpoint does not fit the model config (classes, head shapes, keys)."""
-
-
-class UntrustedCheckpointError(DetectorError):
-    """A checkpoint needs full pickle loading (``weights_only=False``) and is not marked trusted."""
+# Checkpoint problems are the same for every network: one definition, in ``siammask.checkpoint``
+# (the lowest layer), re-exported here for the detector code.
+__all__ = [
+    "CheckpointError",
+    "CheckpointMismatchError",
+    "CheckpointNotFoundError",
+    "Detector",
+    "DetectorConfigError",
+    "DetectorError",
+    "UntrustedCheckpointError",
+    "VideoRef",
+    "check_frames",
+    "stable_hash",
+]
 
 
 class DetectorConfigError(DetectorError, ValueError):

@@ -166,8 +166,9 @@ def detect_video(
     cache: DetectionCache | None,
     batch_size: int = 1,
     progress: bool = True,
-) -> list[Detections]:
-    """Detections of every frame of ``video``, from the cache when valid, else by running the detector.
+) -> tuple[list[Detections], bool]:
+    """(detections of every frame of ``video``, whether they came from the cache). From the cache
+    when a valid file exists, else by running the detector (and then saving them).
 
     ``video`` needs ``video_id``, ``name``, ``width``, ``height``, ``length`` and ``iter_frames()``
     (BGR uint8 frames, streamed; see ``vis_pipeline.data.Video``). Only one batch of frames is in
@@ -177,7 +178,7 @@ def detect_video(
     if cache is not None:
         cached = cache.load(video, key)
         if cached is not None:
-            return cached
+            return cached, True
     detections: list[Detections] = []
     with tqdm(total=video.length, desc=f"detect {video.name}", unit="frame", disable=not progress) as bar:
         for batch in _batches(iter(video.iter_frames()), batch_size):
@@ -188,4 +189,4 @@ def detect_video(
         raise ValueError(f"video {video.name!r}: got {len(detections)} frames, expected {video.length}")
     if cache is not None:
         cache.save(video, key, detections)
-    return detections
+    return detections, False

@@ -12,7 +12,6 @@ knob does not reshuffle the others.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -95,19 +94,24 @@ class OracleDetector:
         return cls(tracks, category_ids, noise, seed, gt_id)
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], gt_path: Path | str) -> OracleDetector:
-        """Build from ``configs/detector/oracle.yaml`` values and a YouTube-VIS GT JSON file.
+    def from_config(cls, cfg: Mapping[str, Any], gt: Path | str | YTVISAnnotations) -> OracleDetector:
+        """Build from ``configs/detector/oracle.yaml`` values and the YouTube-VIS GT (a JSON file or
+        annotations already parsed by ``vis_pipeline.data.load_ytvis_annotations``).
 
         A bad GT file raises ``vis_pipeline.data.DataError`` (one line naming the file).
         """
         from vis_pipeline.data import load_ytvis_annotations
 
-        gt_path = Path(gt_path)
-        gt = load_ytvis_annotations(gt_path)
+        annotations = load_ytvis_annotations(gt)
+        if annotations.sha256 is None:
+            raise DetectorConfigError(
+                "oracle: the GT must come from a file (its content hash keys the cache)"
+            )
         fields = OracleNoise.__dataclass_fields__
         values = {k: (tuple(cfg[k]) if k in ("fp_size", "fp_score") else cfg[k]) for k in fields if k in cfg}
-        gt_id = hashlib.sha256(gt_path.read_bytes()).hexdigest()[:16]
-        return cls.from_annotations(gt, OracleNoise(**values), int(cfg.get("seed", 0)), gt_id)
+        return cls.from_annotations(
+            annotations, OracleNoise(**values), int(cfg.get("seed", 0)), annotations.sha256[:16]
+        )
 
     def cache_key(self) -> str:
         return stable_hash({"oracle": asdict(self.noise), "seed": self.seed, "gt": self.gt_id})

@@ -27,11 +27,18 @@ from pathlib import Path
 from typing import Any
 
 from vis_pipeline import categories as category_tables
+from vis_pipeline.data.ytvis import YTVISAnnotations
 from vis_pipeline.eval.ytvis_io import RESULT_KEYS, VideoInfo, YTVISFormatError, parse_videos, read_json
 
 
-def load_video_set(path: str | Path) -> tuple[dict[int, VideoInfo], list[dict] | None]:
-    """Videos (and categories, if present) of a YTVIS annotation file or a plain JSON video list."""
+def load_video_set(
+    path: str | Path | YTVISAnnotations,
+) -> tuple[dict[int, VideoInfo], list[dict] | None]:
+    """Videos (and categories, if present) of a YTVIS annotation file (or one already parsed) or a
+    plain JSON video list."""
+    if isinstance(path, YTVISAnnotations):
+        categories = [{"id": c.id, "name": c.name} for c in path.categories.values()]
+        return dict(path.videos), categories or None
     data, source = read_json(path, "GT/video list")
     if isinstance(data, list):
         return parse_videos(data, source), None
@@ -130,6 +137,20 @@ def validate_results(
             if count > topk:
                 problems.append(f"video_id {video_id}: {count} tracks, at most topk={topk} allowed")
     return problems
+
+
+def submission_problems(
+    results: list[dict],
+    gt_path: Path | str | YTVISAnnotations,
+    topk: int | None = 10,
+    dataset: str = "gt",
+    score_range: tuple[float, float] = (0.0, 1.0),
+) -> list[str]:
+    """What the challenge server would reject in ``results`` for the video set of ``gt_path`` (a
+    YouTube-VIS annotation file or a JSON list of videos); categories: ``dataset`` (see
+    :func:`resolve_category_ids`)."""
+    videos, categories = load_video_set(gt_path)
+    return validate_results(results, videos, resolve_category_ids(dataset, categories), topk, score_range)
 
 
 def write_submission(results: list[dict], out_zip: str | Path) -> Path:

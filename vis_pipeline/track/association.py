@@ -1,9 +1,17 @@
 """Detection-to-track association as pure functions over arrays (no hidden state).
 
-The affinity is mask IoU between the tracks' predicted masks and the frame's detections,
-computed on compressed RLE by pycocotools (never on full-frame float arrays). The
-assignment maximises the total IoU with scipy's Hungarian solver; a pair only counts
-when its IoU reaches ``iou_thr``.
+Every affinity the multi-object step uses is shaped here, from the tracks' masks/labels and the
+frame's :class:`~vis_pipeline.types.Detections`:
+
+- :func:`gated_mask_affinity`: mask IoU between the tracks' predicted masks and the detections
+  (pycocotools on compressed RLE, never full-frame float arrays), optionally zeroed across
+  categories (``class_gate``);
+- :func:`linear_assignment`: maximum-total-affinity assignment (scipy's Hungarian solver) keeping
+  only pairs at or above a threshold;
+- :func:`recovery_affinity` / :func:`recover_lost`: the optional second association of tracks that
+  SiamMask lost against the detections left over;
+- :func:`birth_candidates`: which unmatched detections start tracks (:func:`duplicate_of_live`
+  blocks detections already covered by a live track's prediction).
 """
 
 from __future__ import annotations
@@ -13,7 +21,57 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from vis_pipeline.masks import RLE, rle_iou_matrix
+from vis_pipeline.masks import RLE, rle_iou_matrix, rle_to_box_xywh
+from vis_pipeline.types import Detections
+
+
+@dataclass(frozen=True)
+class AssociationConfig:
+    """The association and track-lifecycle rules of ``configs/association/<preset>.yaml`` (the
+    ``association`` config group; ``LifecycleConfig`` is its former name).
+
+    iou_thr:           a track/detection pair counts as a match only at mask IoU >= iou_thr
+    birth_score:       an unmatched detection starts a track only at score >= birth_score
+    birth_max_iou:     ... and only if its IoU with every live track's predicted mask is below this
+                       (otherwise it is a duplicate of a track the assignment already covered)
+    max_lost:          a track unmatched for more than max_lost consecutive frames dies
+    min_tracker_score: an unmatched frame whose SiamMask score is below this outputs nothing
+                       (and still counts as lost)
+    output_mask:       "tracker" | "detection" | "fused" mask for matched frames (see MultiObjectTracker)
+    min_hits:          tracks with fewer matched detections are not reported
+    full_score_hits:   number of matched detections at which a track's length factor reaches 1
+    det_box_weight:    on a match, move SiamMask's target box this far towards the detection's box
+                       (0 = pure SiamMask state, 1 = re-centre on the detection; the template is kept)
+    recover_min_affinity: second association for tracks SiamMask lost: a leftover detection of the
+                       track's category whose max(IoU, centre proximity) with the track's last matched
+                       mask reaches this is linked to it (0 disables)
+    bridge_gaps:       output SiamMask's masks for unmatched frames of a track that is matched again
+                       (detector misses / occlusions bridged); false = only matched frames are output
+    class_gate:        a track only matches detections of its (voted) category
+    recover_radius:    centre proximity falls to 0 at this many box sizes from the last matched box
+    """
+
+    iou_thr: float = 0.3
+    birth_score: float = 0.5
+    birth_max_iou: float = 0.5
+    max_lost: int = 5
+    min_tracker_score: float = 0.3
+    output_mask: str = "tracker"
+    min_hits: int = 1
+    full_score_hits: int = 3
+    det_box_weight: float = 0.0
+    recover_min_affinity: float = 0.0
+    recover_radius: float = 4.0
+    class_gate: bool = False
+    bridge_gaps: bool = True
+
+    def __post_init__(self) -> None:
+        if self.output_mask not in ("tracker", "detection", "fused"):
+            raise ValueError(f"output_mask must be tracker|detection|fused, got {self.output_mask!r}")
+        if not 0.0 <= self.det_box_weight <= 1.0:
+            raise ValueError(f"det_box_weight must be in [0, 1], got {self.det_box_weight}")
+        if self.max_lost < 0 or self.min_hits < 0 or self.full_score_hits < 1:
+            raise ValueError("max_lost and min_hits must be >= 0 and full_score_hits >= 1")
 
 
 @dataclass(frozen=True)
@@ -21,7 +79,7 @@ class Matches:
     """Result of one association.
 
     pairs:          (K, 2) int64, rows of (track index, detection index)
-    ious:           (K,) float64, the IoU of each pair
+    ious:           (K,) float64, the affinity of each pair
     unmatched_tracks: (T - K,) int64 track indices, ascending
     unmatched_dets:   (D - K,) int64 detection indices, ascending
     """
@@ -31,16 +89,27 @@ class Matches:
     unmatched_tracks: np.ndarray
     unmatched_dets: np.ndarray
 
+    def without(self, pairs: np.ndarray) -> Matches:
+        """These matches with ``pairs`` (track, detection) taken by a later stage removed from the
+        unmatched sets (the later stage's pairs are not added to ``pairs``)."""
+        pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+        return Matches(
+            pairs=self.pairs,
+            ious=self.ious,
+            unmatched_tracks=np.setdiff1d(self.unmatched_tracks, pairs[:, 0]).astype(np.int64),
+            unmatched_dets=np.setdiff1d(self.unmatched_dets, pairs[:, 1]).astype(np.int64),
+        )
 
-def linear_assignment(iou: np.ndarray, iou_thr: float) -> Matches:
-    """Maximum-total-IoU assignment keeping only pairs with ``iou >= iou_thr``.
 
-    iou: (T, D) affinity matrix between T tracks and D detections.
+def linear_assignment(affinity: np.ndarray, min_affinity: float) -> Matches:
+    """Maximum-total-affinity assignment keeping only pairs with ``affinity >= min_affinity``.
+
+    affinity: (T, D) matrix between T tracks and D detections.
     Entries below the threshold are zeroed before solving, so the solver never trades a
     valid pair for an invalid one; pairs that still land on them are then dropped.
     """
-    iou = np.asarray(iou, dtype=np.float64)
-    n_tracks, n_dets = iou.shape
+    affinity = np.asarray(affinity, dtype=np.float64)
+    n_tracks, n_dets = affinity.shape
     if n_tracks == 0 or n_dets == 0:
         return Matches(
             pairs=np.zeros((0, 2), dtype=np.int64),
@@ -48,7 +117,7 @@ def linear_assignment(iou: np.ndarray, iou_thr: float) -> Matches:
             unmatched_tracks=np.arange(n_tracks, dtype=np.int64),
             unmatched_dets=np.arange(n_dets, dtype=np.int64),
         )
-    valid = np.where(iou >= iou_thr, iou, 0.0)
+    valid = np.where(affinity >= min_affinity, affinity, 0.0)
     rows, cols = linear_sum_assignment(valid, maximize=True)
     keep = valid[rows, cols] > 0.0
     rows, cols = rows[keep], cols[keep]
@@ -56,15 +125,31 @@ def linear_assignment(iou: np.ndarray, iou_thr: float) -> Matches:
     rows, cols = rows[order], cols[order]
     return Matches(
         pairs=np.stack([rows, cols], axis=1).astype(np.int64),
-        ious=iou[rows, cols],
+        ious=affinity[rows, cols],
         unmatched_tracks=np.setdiff1d(np.arange(n_tracks), rows).astype(np.int64),
         unmatched_dets=np.setdiff1d(np.arange(n_dets), cols).astype(np.int64),
     )
 
 
-def associate(track_masks: list[RLE], det_masks: list[RLE], iou_thr: float) -> Matches:
-    """Associate predicted track masks with detection masks by mask IoU (both compressed RLE)."""
-    return linear_assignment(rle_iou_matrix(track_masks, det_masks), iou_thr)
+def same_class(track_labels: np.ndarray, det_labels: np.ndarray) -> np.ndarray:
+    """(T, D) bool: track t's (voted) category equals detection d's label."""
+    return (
+        np.asarray(track_labels, dtype=np.int64)[:, None] == np.asarray(det_labels, dtype=np.int64)[None, :]
+    )
+
+
+def gated_mask_affinity(
+    pred_masks: list[RLE], track_labels: np.ndarray, dets: Detections, class_gate: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """(raw mask IoU, affinity), both (T, D) float64.
+
+    The affinity is the IoU, zeroed across categories when ``class_gate`` is on: a tracker that
+    drifted onto another object must not steal that object's detection.
+    """
+    iou = rle_iou_matrix(pred_masks, dets.masks)
+    if not class_gate or iou.size == 0:
+        return iou, iou
+    return iou, np.where(same_class(track_labels, dets.labels), iou, 0.0)
 
 
 def proximity_matrix(boxes_a_xywh: np.ndarray, boxes_b_xywh: np.ndarray, radius: float) -> np.ndarray:
@@ -81,3 +166,63 @@ def proximity_matrix(boxes_a_xywh: np.ndarray, boxes_b_xywh: np.ndarray, radius:
     dist = np.linalg.norm(ca[:, None, :] - cb[None, :, :], axis=2)
     scale = radius * np.sqrt(np.maximum(a[:, 2] * a[:, 3], 1.0))[:, None]
     return np.clip(1.0 - dist / scale, 0.0, 1.0)
+
+
+def recovery_affinity(
+    last_masks: list[RLE], track_labels: np.ndarray, dets: Detections, radius: float
+) -> np.ndarray:
+    """(T, D) ``max(mask IoU, centre proximity)`` of each detection to each track's last matched
+    mask; 0 across categories (a recovery never changes a track's class)."""
+    if not last_masks or not len(dets):
+        return np.zeros((len(last_masks), len(dets)))
+    iou = rle_iou_matrix(last_masks, dets.masks)
+    last_boxes = np.array([rle_to_box_xywh(m) for m in last_masks])
+    near = proximity_matrix(last_boxes, dets.boxes_xywh_min(), radius)
+    return np.where(same_class(track_labels, dets.labels), np.maximum(iou, near), 0.0)
+
+
+def recover_lost(
+    last_masks: list[RLE | None],
+    track_labels: np.ndarray,
+    dets: Detections,
+    matches: Matches,
+    min_affinity: float,
+    radius: float,
+) -> np.ndarray:
+    """Second association: the tracks left unmatched by ``matches`` (that were ever matched) against
+    the detections left over, by :func:`recovery_affinity`. Returns (K, 2) int64 pairs of
+    (track index, detection index) in the original index spaces."""
+    empty = np.zeros((0, 2), dtype=np.int64)
+    if min_affinity <= 0 or not len(matches.unmatched_tracks) or not len(matches.unmatched_dets):
+        return empty
+    cand = np.array([t for t in matches.unmatched_tracks if last_masks[t] is not None], dtype=np.int64)
+    if not len(cand):
+        return empty
+    leftover = matches.unmatched_dets
+    affinity = recovery_affinity(
+        [last_masks[t] for t in cand], np.asarray(track_labels)[cand], dets.select(leftover), radius
+    )
+    recovered = linear_assignment(affinity, min_affinity)
+    return np.stack([cand[recovered.pairs[:, 0]], leftover[recovered.pairs[:, 1]]], axis=1).astype(np.int64)
+
+
+def duplicate_of_live(live_affinity: np.ndarray, det_index: int, max_iou: float) -> bool:
+    """Whether detection ``det_index`` overlaps some live track's predicted mask by ``max_iou`` or
+    more (it is then a duplicate of a track the assignment already covers, not a new object)."""
+    return bool(live_affinity.shape[0] and live_affinity[:, det_index].max() >= max_iou)
+
+
+def birth_candidates(
+    dets: Detections,
+    unmatched_dets: np.ndarray,
+    live_affinity: np.ndarray,
+    birth_score: float,
+    birth_max_iou: float,
+) -> list[int]:
+    """Unmatched detections that start tracks: score >= ``birth_score`` and not a duplicate of a
+    live track (:func:`duplicate_of_live` on ``live_affinity``, (T, D))."""
+    return [
+        int(di)
+        for di in unmatched_dets
+        if dets.scores[di] >= birth_score and not duplicate_of_live(live_affinity, int(di), birth_max_iou)
+    ]

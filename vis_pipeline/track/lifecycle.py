@@ -14,9 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
 
 from vis_pipeline.masks import RLE
+from vis_pipeline.track.association import AssociationConfig
+
+#: The former name of :class:`~vis_pipeline.track.association.AssociationConfig`.
+LifecycleConfig = AssociationConfig
 
 
 class TrackState(Enum):
@@ -25,61 +28,13 @@ class TrackState(Enum):
     REMOVED = "removed"
 
 
-@dataclass(frozen=True)
-class LifecycleConfig:
-    """Numbers of the association and lifecycle rules (values come from ``configs/association/``).
-
-    iou_thr:           a track/detection pair counts as a match only at mask IoU >= iou_thr
-    birth_score:       an unmatched detection starts a track only at score >= birth_score
-    birth_max_iou:     ... and only if its IoU with every live track's predicted mask is below this
-                       (otherwise it is a duplicate of a track the assignment already covered)
-    max_lost:          a track unmatched for more than max_lost consecutive frames dies
-    min_tracker_score: an unmatched frame whose SiamMask score is below this outputs nothing
-                       (and still counts as lost)
-    output_mask:       "tracker" | "detection" | "fused" mask for matched frames (see MultiObjectTracker)
-    min_hits:          tracks with fewer matched detections are not reported
-    full_score_hits:   number of matched detections at which a track's length factor reaches 1
-    det_box_weight:    on a match, move SiamMask's target box this far towards the detection's box
-                       (0 = pure SiamMask state, 1 = re-centre on the detection; the template is kept)
-    recover_min_affinity: second association for tracks SiamMask lost: a leftover detection of the
-                       track's category whose max(IoU, centre proximity) with the track's last matched
-                       mask reaches this is linked to it (0 disables)
-    bridge_gaps:       output SiamMask's masks for unmatched frames of a track that is matched again
-                       (detector misses / occlusions bridged); false = only matched frames are output
-    class_gate:        a track only matches detections of its (voted) category
-    recover_radius:    centre proximity falls to 0 at this many box sizes from the last matched box
-    """
-
-    iou_thr: float = 0.3
-    birth_score: float = 0.5
-    birth_max_iou: float = 0.5
-    max_lost: int = 5
-    min_tracker_score: float = 0.3
-    output_mask: str = "tracker"
-    min_hits: int = 1
-    full_score_hits: int = 3
-    det_box_weight: float = 0.0
-    recover_min_affinity: float = 0.0
-    recover_radius: float = 4.0
-    class_gate: bool = False
-    bridge_gaps: bool = True
-
-    def __post_init__(self) -> None:
-        if self.output_mask not in ("tracker", "detection", "fused"):
-            raise ValueError(f"output_mask must be tracker|detection|fused, got {self.output_mask!r}")
-        if not 0.0 <= self.det_box_weight <= 1.0:
-            raise ValueError(f"det_box_weight must be in [0, 1], got {self.det_box_weight}")
-        if self.max_lost < 0 or self.min_hits < 0 or self.full_score_hits < 1:
-            raise ValueError("max_lost and min_hits must be >= 0 and full_score_hits >= 1")
-
-
 @dataclass
 class Track:
     """One object hypothesis of a video. ``tracker_state`` is the SiamMask per-track state."""
 
     track_id: int
     start_frame: int
-    tracker_state: Any
+    tracker_state: object | None  # opaque: owned by the single-object tracker, only handed back to it
     state: TrackState = TrackState.TRACKED
     lost_frames: int = 0
     label_votes: dict[int, float] = field(default_factory=dict)

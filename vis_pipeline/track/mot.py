@@ -10,10 +10,16 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from vis_pipeline.masks import RLE, decode_rle, encode_mask, rle_iou_matrix, rle_to_box_xywh
-from vis_pipeline.results import track_result
-from vis_pipeline.track.association import linear_assignment, proximity_matrix
-from vis_pipeline.track.lifecycle import LifecycleConfig, Track
+from vis_pipeline.masks import RLE, decode_rle, encode_mask
+from vis_pipeline.results import topk_per_video, track_result
+from vis_pipeline.track.association import (
+    AssociationConfig,
+    birth_candidates,
+    gated_mask_affinity,
+    linear_assignment,
+    recover_lost,
+)
+from vis_pipeline.track.lifecycle import Track
 from vis_pipeline.types import Detections
 
 
@@ -23,29 +29,14 @@ class TrackPrediction(Protocol):
 
 
 class SingleObjectTracker(Protocol):
-    """What the loop needs from SiamMask (``siammask.SiamMaskTracker`` satisfies it)."""
+    """What the loop needs from SiamMask (``siammask.SiamMaskTracker`` satisfies it). The per-track
+    state is the tracker's own: the loop only hands it back (to track, or to re-centre it)."""
 
     def init_many(self, image_bgr: np.ndarray, boxes_xywh: Sequence[Sequence[float]]) -> list[Any]: ...
 
     def track_many(self, image_bgr: np.ndarray, states: list[Any]) -> list[TrackPrediction]: ...
 
-
-def xyxy_to_xywh(box: np.ndarray) -> list[float]:
-    x0, y0, x1, y1 = (float(v) for v in box)
-    return [x0, y0, max(x1 - x0, 1.0), max(y1 - y0, 1.0)]
-
-
-def pull_towards_box(state: Any, box_xyxy: np.ndarray, weight: float) -> None:
-    """Move a SiamMask state's ``target_pos``/``target_sz`` towards a detection box (in place).
-
-    Detections are usually better localised than a drifting tracker; correcting the search
-    centre and scale (not the template) keeps SiamMask looking in the right place.
-    """
-    x0, y0, x1, y1 = (float(v) for v in box_xyxy)
-    center = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
-    size = np.array([max(x1 - x0, 1.0), max(y1 - y0, 1.0)])
-    state.target_pos = (1 - weight) * np.asarray(state.target_pos, dtype=np.float64) + weight * center
-    state.target_sz = (1 - weight) * np.asarray(state.target_sz, dtype=np.float64) + weight * size
+    def recenter(self, state: Any, box_xywh: Sequence[float], weight: float) -> None: ...
 
 
 def _union(a: RLE, b: RLE) -> RLE:
@@ -62,7 +53,7 @@ class MultiObjectTracker:
     - ``fused``: the union of both (they overlap by at least ``iou_thr`` when matched).
     """
 
-    def __init__(self, tracker: SingleObjectTracker, cfg: LifecycleConfig) -> None:
+    def __init__(self, tracker: SingleObjectTracker, cfg: AssociationConfig) -> None:
         self.tracker = tracker
         self.cfg = cfg
         self.tracks: list[Track] = []
@@ -74,21 +65,16 @@ class MultiObjectTracker:
         return [t for t in self.tracks if t.is_alive]
 
     def step(self, frame_idx: int, image_bgr: np.ndarray, dets: Detections) -> None:
-        cfg = self.cfg
+        cfg, live = self.cfg, self.live_tracks
         self.num_frames = max(self.num_frames, frame_idx + 1)
-        live = self.live_tracks
+        labels = np.array([t.category_id for t in live], dtype=np.int64)
 
         # 1. SiamMask predicts every live track's mask on this frame (one batched forward).
         preds = self.tracker.track_many(image_bgr, [t.tracker_state for t in live]) if live else []
         pred_masks = [encode_mask(p.mask) for p in preds]
 
-        # 2. Hungarian assignment on mask IoU.
-        iou = rle_iou_matrix(pred_masks, dets.masks)
-        affinity = iou
-        if cfg.class_gate and live and len(dets):
-            # A tracker that drifted onto another object must not steal that object's detection.
-            same_class = np.array([t.category_id for t in live])[:, None] == dets.labels[None, :]
-            affinity = np.where(same_class, iou, 0.0)
+        # 2. Hungarian assignment on mask IoU (class-gated on request).
+        _, affinity = gated_mask_affinity(pred_masks, labels, dets, cfg.class_gate)
         matches = linear_assignment(affinity, cfg.iou_thr)
 
         # 3. Matched tracks continue; the detection votes for the class and the score.
@@ -96,58 +82,28 @@ class MultiObjectTracker:
             mask = self._output_mask(pred_masks[ti], dets.masks[di])
             live[ti].mark_matched(frame_idx, mask, dets.scores[di], dets.labels[di])
             if cfg.det_box_weight > 0:
-                pull_towards_box(live[ti].tracker_state, dets.boxes[di], cfg.det_box_weight)
+                self.tracker.recenter(live[ti].tracker_state, dets.boxes_xywh[di], cfg.det_box_weight)
 
-        # 3b. Recovery: tracks SiamMask lost this frame vs the detections left over, by how well a
-        #     detection agrees with the track's last matched mask (IoU, or centre proximity for
-        #     objects that moved past their own size), same category only. A recovered track takes
-        #     the detection's mask and box: the tracker's own guess did not overlap the object.
-        unmatched_tracks, unmatched_dets = matches.unmatched_tracks, matches.unmatched_dets
-        if cfg.recover_min_affinity > 0 and len(unmatched_tracks) and len(unmatched_dets):
-            cand = [ti for ti in unmatched_tracks if live[ti].last_mask is not None]
-            rec_affinity = self._recovery_affinity([live[ti] for ti in cand], dets, unmatched_dets)
-            recovered = linear_assignment(rec_affinity, cfg.recover_min_affinity)
-            for ci, dj in recovered.pairs:
-                ti, di = cand[ci], unmatched_dets[dj]
-                live[ti].mark_matched(frame_idx, dets.masks[di], dets.scores[di], dets.labels[di])
-                pull_towards_box(live[ti].tracker_state, dets.boxes[di], 1.0)
-            taken_tracks = {cand[ci] for ci in recovered.pairs[:, 0]}
-            taken_dets = {unmatched_dets[dj] for dj in recovered.pairs[:, 1]}
-            unmatched_tracks = np.array(
-                [t for t in unmatched_tracks if t not in taken_tracks], dtype=np.int64
-            )
-            unmatched_dets = np.array([d for d in unmatched_dets if d not in taken_dets], dtype=np.int64)
+        # 3b. Recovery (optional): tracks SiamMask lost vs the detections left over, near the
+        #     track's last matched mask. SiamMask's guess did not overlap the object: the track
+        #     takes the detection's mask and is re-centred on its box.
+        recovered = recover_lost(
+            [t.last_mask for t in live], labels, dets, matches, cfg.recover_min_affinity, cfg.recover_radius
+        )
+        for ti, di in recovered:
+            live[ti].mark_matched(frame_idx, dets.masks[di], dets.scores[di], dets.labels[di])
+            self.tracker.recenter(live[ti].tracker_state, dets.boxes_xywh[di], 1.0)
+        matches = matches.without(recovered)
 
         # 4. Unmatched tracks are lost for a frame (SiamMask's mask kept pending), or die.
-        for ti in unmatched_tracks:
-            confident = preds[ti].score >= cfg.min_tracker_score
-            keep = confident and cfg.bridge_gaps
+        for ti in matches.unmatched_tracks:
+            keep = cfg.bridge_gaps and preds[ti].score >= cfg.min_tracker_score
             live[ti].mark_unmatched(frame_idx, pred_masks[ti] if keep else None, cfg.max_lost)
 
         # 5. Births: confident unmatched detections not already covered by a live track.
-        born = [
-            int(di)
-            for di in unmatched_dets
-            if dets.scores[di] >= cfg.birth_score
-            and not (len(live) and affinity[:, di].max() >= cfg.birth_max_iou)
-        ]
+        born = birth_candidates(dets, matches.unmatched_dets, affinity, cfg.birth_score, cfg.birth_max_iou)
         if born:
             self._births(frame_idx, image_bgr, dets, born)
-
-    def _recovery_affinity(
-        self, tracks: list[Track], dets: Detections, det_indices: np.ndarray
-    ) -> np.ndarray:
-        """(T, D) max(mask IoU, centre proximity) to each track's last matched mask; 0 across categories."""
-        if not tracks:
-            return np.zeros((0, len(det_indices)))
-        last = [t.last_mask for t in tracks]
-        det_masks = [dets.masks[d] for d in det_indices]
-        iou = rle_iou_matrix(last, det_masks)
-        last_boxes = np.array([rle_to_box_xywh(m) for m in last])
-        det_boxes = np.array([xyxy_to_xywh(dets.boxes[d]) for d in det_indices])
-        near = proximity_matrix(last_boxes, det_boxes, self.cfg.recover_radius)
-        same_class = np.array([t.category_id for t in tracks])[:, None] == dets.labels[det_indices][None, :]
-        return np.where(same_class, np.maximum(iou, near), 0.0)
 
     def _output_mask(self, tracker_mask: RLE, det_mask: RLE) -> RLE:
         if self.cfg.output_mask == "tracker":
@@ -160,7 +116,8 @@ class MultiObjectTracker:
         self, frame_idx: int, image_bgr: np.ndarray, dets: Detections, det_indices: list[int]
     ) -> None:
         """New tracks from detections, SiamMask initialised on their boxes (one batched template pass)."""
-        states = self.tracker.init_many(image_bgr, [xyxy_to_xywh(dets.boxes[di]) for di in det_indices])
+        boxes = dets.boxes_xywh_min()
+        states = self.tracker.init_many(image_bgr, [[float(v) for v in boxes[di]] for di in det_indices])
         for di, state in zip(det_indices, states, strict=True):
             track = Track(track_id=self._next_id, start_frame=frame_idx, tracker_state=state)
             self._next_id += 1
@@ -182,5 +139,4 @@ class MultiObjectTracker:
             segmentations = [track.masks.get(f) for f in range(length)]
             score = track.score(self.cfg.full_score_hits)
             entries.append(track_result(video_id, track.category_id, score, segmentations))
-        entries.sort(key=lambda e: -e["score"])
-        return entries[:topk]
+        return topk_per_video(entries, topk)

@@ -98,9 +98,9 @@ def _break(data: dict[str, Any], case: str) -> dict[str, Any]:
     [
         ("unknown video_id", "unknown video_id 99"),
         ("unknown category_id", "unknown category_id 5"),
-        ("segmentations length", "2 segmentations but video 3 has 3 frames"),
-        ("areas length", "1 areas but video 3 has 3 frames"),
-        ("RLE size", "RLE size [16, 12] != [height, width] = [12, 16]"),
+        ("segmentations length", "2 segmentations but the video has 3 frames"),
+        ("areas length", "1 areas but the video has 3 frames"),
+        ("RLE size", "RLE size [16, 12] != video size [12, 16]"),
         ("video length", "length 4 != 3 file_names"),
         ("duplicate track id", "duplicate annotation id 1"),
     ],
