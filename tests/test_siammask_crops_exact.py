@@ -1,0 +1,101 @@
+"""The size-independent crop equals the released pad-then-resize crop bit for bit (property test)."""
+
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from siammask.crops import SPARSE_MIN_SIDE, _crop_reference, _resize_sparse, crop_subwindow, crop_window
+
+
+def _padded_resize(image: np.ndarray, center: tuple[float, float], out: int, side: int, fill: np.ndarray):
+    """Independent oracle: pad with cv2.copyMakeBorder (fast for big sides), then cv2.resize INTER_LINEAR."""
+    window = crop_window(center, side)
+    height, width = image.shape[:2]
+    x0, y0 = max(window.x0, 0), max(window.y0, 0)
+    x1, y1 = min(window.x0 + side, width), min(window.y0 + side, height)
+    if x0 < x1 and y0 < y1:
+        core, top, left = image[y0:y1, x0:x1], y0 - window.y0, x0 - window.x0
+    else:  # the window misses the image: a 1x1 fill pixel grown by the border
+        core, top, left = np.broadcast_to(fill, (1, 1, 3)).copy(), 0, 0
+    bottom, right = side - top - core.shape[0], side - left - core.shape[1]
+    padded = cv2.copyMakeBorder(core, top, bottom, left, right, cv2.BORDER_CONSTANT, value=fill.tolist())
+    return padded if side == out else cv2.resize(padded, (out, out), interpolation=cv2.INTER_LINEAR)
+
+
+def _random_image(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    noise = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    return noise if rng.random() < 0.5 else cv2.GaussianBlur(noise, (0, 0), 4.0)  # noisy or smooth
+
+
+def test_crop_equals_pad_then_resize_on_random_cases() -> None:
+    rng = np.random.default_rng(9001)
+    paths = {"sparse": 0, "reference": 0}
+    for _ in range(1500):
+        height, width = (int(v) for v in rng.integers(1, 300, 2))
+        image = _random_image(rng, height, width)
+        side = int(np.exp(rng.uniform(np.log(10), np.log(4000))))  # crop sides 10 .. 4000, log-uniform
+        out = int(rng.choice([255, 127]))
+        center = (float(rng.uniform(-side, width + side)), float(rng.uniform(-side, height + side)))
+        fill = rng.integers(0, 256, 3).astype(np.uint8)
+        expected = _padded_resize(image, center, out, side, fill)
+        got = crop_subwindow(image, center, out, side, fill)
+        assert got.dtype == np.uint8 and got.flags.c_contiguous
+        np.testing.assert_array_equal(got, expected, err_msg=f"{height}x{width} {center} {side}->{out}")
+        window = crop_window(center, side)
+        inside = window.x0 >= 0 and window.y0 >= 0
+        inside = inside and window.x0 + side <= width and window.y0 + side <= height
+        if side > SPARSE_MIN_SIDE and not inside:
+            paths["sparse"] += 1
+        else:
+            paths["reference"] += 1
+            if side != out:  # the sparse path also where crop_subwindow does not choose it
+                np.testing.assert_array_equal(_resize_sparse(image, window, out, fill), expected)
+    assert min(paths.values()) > 300  # both paths of crop_subwindow were exercised
+
+
+@pytest.mark.parametrize("side", [254, 510, 765, 1020, 256, 509, 511, 100, 127, 255])
+def test_crop_special_scales(side: int) -> None:
+    # exact 2x (OpenCV switches to INTER_AREA), 3x and 4x, near-2x, upscales and no resize at all
+    rng = np.random.default_rng(9002)
+    image = _random_image(rng, 200, 300)
+    fill = np.array([7, 130, 250], dtype=np.uint8)
+    for out in (255, 127):
+        for center in [(150.0, 100.0), (-40.5, 20.0), (310.0, 230.0), (5.0, -300.0), (-2000.0, 50.0)]:
+            expected = _padded_resize(image, center, out, side, fill)
+            np.testing.assert_array_equal(crop_subwindow(image, center, out, side, fill), expected)
+            np.testing.assert_array_equal(_crop_reference(image, center, out, side, fill), expected)
+            if side != out:
+                np.testing.assert_array_equal(
+                    _resize_sparse(image, crop_window(center, side), out, fill), expected
+                )
+
+
+def test_crop_matches_the_released_implementation_on_a_full_frame() -> None:
+    rng = np.random.default_rng(9003)
+    frame = _random_image(rng, 720, 1280)
+    for _ in range(15):
+        side = int(rng.integers(300, 3200))
+        center = (float(rng.uniform(-200, 1480)), float(rng.uniform(-200, 920)))
+        fill = rng.integers(0, 256, 3).astype(np.uint8)
+        np.testing.assert_array_equal(
+            crop_subwindow(frame, center, 255, side, fill), _crop_reference(frame, center, 255, side, fill)
+        )
+
+
+def test_large_crop_cost_does_not_grow_with_the_side() -> None:
+    # measured ~100x at side 3000 on a 1280x720 frame (scripts/bench_host.py); 5x leaves room for a busy CPU
+    frame = _random_image(np.random.default_rng(9004), 720, 1280)
+    fill = np.array([100, 110, 120], dtype=np.uint8)
+    new, old = [], []
+    for _ in range(5):
+        started = time.perf_counter()
+        crop_subwindow(frame, (640.0, 360.0), 255, 3000, fill)
+        middle = time.perf_counter()
+        _crop_reference(frame, (640.0, 360.0), 255, 3000, fill)
+        new.append(middle - started)
+        old.append(time.perf_counter() - middle)
+    assert np.median(old) / np.median(new) > 5
