@@ -241,6 +241,7 @@ def test_cli_run_and_sweep(
         (["sweep=nowhere"], "nowhere: sweep directory not found"),
         ([], "give exactly one of results=FILE or sweep=DIR"),
         (["results=r.json", "fg_iou=0.05"], "need 0 <= bg_iou <= fg_iou"),
+        (["gt=nope.json", "results=r.json"], "nope.json: GT file not found"),
     ],
 )
 def test_cli_bad_input_is_one_line(
@@ -253,7 +254,8 @@ def test_cli_bad_input_is_one_line(
     monkeypatch.chdir(tmp_path)
     (tmp_path / "gt.json").write_text(json.dumps(dataset([(1, 1, [LEFT] * 3)])))
     with pytest.raises(SystemExit) as info:
-        run_cli(monkeypatch, "gt=gt.json", "out=o", *overrides)
+        gt = [] if any(o.startswith("gt=") for o in overrides) else ["gt=gt.json"]
+        run_cli(monkeypatch, *gt, "out=o", *overrides)
     err = capsys.readouterr().err
     assert info.value.code == 2 and len(err.strip().splitlines()) == 1 and message in err
     assert not (tmp_path / "o").exists()

@@ -123,6 +123,7 @@ def plot_errors(reports: dict[str, dict[str, Any]], out_png: Path) -> None:
     ax.set_yticks(y, [FIX_NAMES[fix].strip() for fix in FIXES])
     ax.invert_yaxis()
     ax.axvline(0, color="black", linewidth=0.6)
+    ax.margins(x=0.15)  # room for the bar labels
     ax.set_xlabel("AP gained by fixing this error type alone (AP points)")
     ax.set_title("VIS error breakdown")
     ax.legend(fontsize=7, loc="lower right")
