@@ -22,6 +22,8 @@ CFG = ErrorConfig.from_yaml()
 LEFT = (0, 4, 0, 4)  # rows y0:y1, cols x0:x1 of an 8x8 frame (16 px)
 RIGHT = (4, 8, 4, 8)  # disjoint from LEFT; its box centre is 1.41 box sizes from LEFT's
 LEFT_HALF = (0, 4, 0, 2)
+# TP, FP, TP: precision 1 up to recall 1/2 (51 of COCO's 101 recall points), 2/3 for the other 50
+TP_FP_TP_AP = (51 + 50 * 2 / 3) / 101
 
 
 def rle(box: tuple[int, int, int, int] | None) -> dict | None:
@@ -109,6 +111,17 @@ def test_fragmented_track_is_merged() -> None:
     assert_only_fix(report, {"fragmented"}, 0.4)
 
 
+def test_fragment_leftover_is_merged_too() -> None:
+    # The second fragment goes on to frame 3, where the object has left: that piece is part of the split.
+    gt = dataset([(1, 1, [LEFT, LEFT, LEFT, None]), (2, 1, [RIGHT] * 4)], lengths=(4, 4))
+    first = result(1, 1, 0.9, [LEFT, LEFT, None, None])  # st-IoU 2/3: TP at thresholds 0.50..0.65
+    second = result(1, 1, 0.8, [None, None, LEFT, RIGHT])
+    report = analyse_errors(gt, [first, second, result(2, 1, 0.7, [RIGHT] * 4)], CFG)
+    assert gt_labels(report) == ["fragmented", "correct"]
+    # 0.50..0.65: TP FP TP; 0.70..0.95: FP FP TP (precision 1/3 up to recall 1/2)
+    assert_only_fix(report, {"fragmented"}, (4 * TP_FP_TP_AP + 6 * 51 / 3 / 101) / 10)
+
+
 def test_crossing_swap_fragments_both_tracks() -> None:
     # Two same-category objects; the predicted identities swap between frames 1 and 2.
     gt = dataset([(1, 1, [LEFT] * 4), (1, 1, [RIGHT] * 4)], lengths=(4,))
@@ -168,10 +181,6 @@ def two_found_tracks_and(extra: dict) -> tuple[dict, list[dict]]:
     """Two single-track videos found exactly, with ``extra`` ranked between the two TPs."""
     gt = dataset([(1, 1, [LEFT] * 3), (2, 1, [RIGHT] * 3)], lengths=(3, 3))
     return gt, [result(1, 1, 0.9, [LEFT] * 3), extra, result(2, 1, 0.7, [RIGHT] * 3)]
-
-
-# TP, FP, TP: precision 1 up to recall 1/2 (51 recall points), 2/3 for the other 50
-TP_FP_TP_AP = (51 + 50 * 2 / 3) / 101
 
 
 def test_duplicate_prediction() -> None:

@@ -41,7 +41,8 @@ Fixes, each applied alone to the original predictions:
 - ``fragmented``: per fragmented GT track one prediction made of each fragment's mask on the frames it
   covers the GT track and the main fragment's mask on the other frames (where it covers no other GT
   track), with the main fragment's category and the fragments' highest score; the frames used are
-  removed from the fragments, and predictions left empty are dropped.
+  removed from the fragments, and what is left of a fragment is dropped unless it still covers
+  another GT track in some frame (the rest of a split track is part of the merge).
 - ``classification``: the chosen prediction takes the GT track's category.
 - ``mask``: the prediction's masks become the GT track's, every frame. Split in two parts:
   ``mask_spatial`` replaces masks only in frames where both are present (shape error);

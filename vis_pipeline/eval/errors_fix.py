@@ -95,12 +95,14 @@ def parse_tracks(
 
 def _fix_fragmented(preds: list[Track], breakdown: Breakdown) -> list[dict]:
     masks = [list(p.masks) for p in preds]
-    merged_tracks = []
+    covering = {(p, t) for cover in breakdown.cover.values() for t, p in cover.items()}  # (pred, frame)
+    merged_tracks, fragments = [], set()
     for record in breakdown.gts:
         if record.label != "fragmented":
             continue
         cover, main = breakdown.cover[record.gt], record.fragments[0]
-        main_busy = {t for c in breakdown.cover.values() for t, p in c.items() if p == main}
+        fragments.update(record.fragments)
+        main_busy = {t for p, t in covering if p == main}
         merged: list[dict | None] = [None] * len(preds[main].masks)
         for t in range(len(merged)):
             source = cover.get(t, main if t not in main_busy else None)
@@ -108,7 +110,12 @@ def _fix_fragmented(preds: list[Track], breakdown: Breakdown) -> list[dict]:
                 merged[t], masks[source][t] = masks[source][t], None
         score = max(preds[p].score for p in record.fragments)
         merged_tracks.append(preds[main].as_result(score=score, segmentations=merged))
-    kept = [p.as_result(segmentations=m) for p, m in zip(preds, masks, strict=True) if any(m)]
+    # What is left of a fragment is kept only where it still covers another GT track somewhere.
+    kept = [
+        p.as_result(segmentations=m)
+        for i, (p, m) in enumerate(zip(preds, masks, strict=True))
+        if any(m) and (i not in fragments or any((i, t) in covering for t, mask in enumerate(m) if mask))
+    ]
     return kept + merged_tracks
 
 
