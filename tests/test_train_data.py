@@ -10,8 +10,17 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from siammask.train.data import PairConfig, PairDataset, crop_matrix, make_pair, warp_image, warp_mask
-from siammask.train.sources import AnnotationError, load_coco_tracks, load_ytvis_tracks
+from siammask.train.data import (
+    PairConfig,
+    PairDataset,
+    crop_matrix,
+    make_distractor_pair,
+    make_pair,
+    warp_image,
+    warp_mask,
+)
+from siammask.train.sources import AnnotationError, ObjectTrack, load_coco_tracks, load_ytvis_tracks
+from siammask.train.targets import AnchorConfig, TargetConfig, assign_targets, generate_anchors
 
 HEIGHT, WIDTH = 120, 160
 
@@ -118,3 +127,64 @@ def test_bad_annotations_raise_one_line_errors(tmp_path: Path) -> None:
     tracks = load_ytvis_tracks(ann, tmp_path / "elsewhere", 4)
     with pytest.raises(AnnotationError, match="frame image not found"):
         make_pair(tracks[0], 0, 0, PairConfig(), np.random.default_rng(0))
+
+
+def _frame_with_squares(path: Path, corners: list[tuple[int, int]], side: int = 20) -> list[np.ndarray]:
+    masks = [_square_mask(x, y, side) for x, y in corners]
+    image = np.clip(sum(masks, np.zeros((HEIGHT, WIDTH), np.uint8)), 0, 1) * 255
+    cv2.imwrite(str(path), np.repeat(image[:, :, None], 3, axis=2).astype(np.uint8))
+    return masks
+
+
+def _track(paths: list[Path], frames: list[int], masks: list[np.ndarray], category: int) -> ObjectTrack:
+    rles = [mask_utils.encode(np.asfortranarray(m)) for m in masks]
+    boxes = [tuple(float(v) for v in mask_utils.toBbox(r)) for r in rles]
+    segmentations = [{"size": r["size"], "counts": r["counts"].decode()} for r in rles]
+    return ObjectTrack(paths, frames, boxes, segmentations, HEIGHT, WIDTH, "video", category)
+
+
+def test_distractor_pair_keeps_the_exemplar_object_as_target(tmp_path: Path) -> None:
+    # frame 0: object A at (70, 50) and distractor B at (100, 60); frame 1: only B (A has left)
+    a0, b0 = _frame_with_squares(tmp_path / "0.png", [(70, 50), (100, 60)])
+    (b1,) = _frame_with_squares(tmp_path / "1.png", [(104, 60)])
+    track_a = _track([tmp_path / "0.png"], [0], [a0], category=1)
+    track_b = _track([tmp_path / "0.png", tmp_path / "1.png"], [0, 1], [b0, b1], category=1)
+    cfg = PairConfig(search_shift=0, search_scale=0)
+    rng = np.random.default_rng(0)
+    pair = make_distractor_pair(track_a, 0, track_b, 0, cfg, rng)
+    x1, y1, x2, y2 = pair["search_box"].tolist()
+    zoom = (x2 - x1) / 20.0
+    # the crop is centred on B; A's box sits (A centre - B centre) * zoom away from the crop centre
+    assert (x1 + x2) / 2 == pytest.approx(127 + (80 - 110) * zoom, abs=0.01)
+    assert (y1 + y2) / 2 == pytest.approx(127 + (60 - 70) * zoom, abs=0.01)
+    ys, xs = np.nonzero(pair["search_mask"].numpy())
+    # the mask follows: its centroid is within one image pixel (box edges vs pixel centres: half a pixel)
+    assert abs(xs.mean() - (x1 + x2) / 2) < zoom and abs(ys.mean() - (y1 + y2) / 2) < zoom
+    assert pair["search_mask"].sum() == pytest.approx((20 * zoom) ** 2, rel=0.1)
+    # A absent at B's frame: no target at all -> every anchor negative, no mask row
+    empty = make_distractor_pair(track_a, 0, track_b, 1, cfg, rng)
+    assert not empty["search_box"].any() and not empty["search_mask"].any()
+    anchor_cfg = AnchorConfig()
+    targets = assign_targets(
+        empty["search_box"][None].numpy(), generate_anchors(anchor_cfg), anchor_cfg, TargetConfig(), rng
+    )
+    assert not targets.positive_rows.any() and (targets.labels == 0).sum() == TargetConfig().total
+
+
+def test_pair_dataset_distractors_prefer_the_same_category(tmp_path: Path) -> None:
+    a, b, c = _frame_with_squares(tmp_path / "0.png", [(10, 10), (60, 10), (110, 60)])
+    tracks = [_track([tmp_path / "0.png"], [0], [m], category) for m, category in ((a, 1), (b, 2), (c, 1))]
+    alone = _track([tmp_path / "0.png"], [0], [a], 1)
+    alone.scene = "another video"
+    dataset = PairDataset([*tracks, alone], PairConfig(distractor_prob=1.0, search_shift=0), 6, seed=0)
+    assert dataset.distractors == [[2], [0, 2], [0], []]
+    mixed = PairDataset(tracks, PairConfig(same_category_first=False), 1, seed=0)
+    assert mixed.distractors == [[1, 2], [0, 2], [0, 1]]
+    # distractor_prob 1: every pair of a track with a distractor is centred on another object
+    for index in range(6):
+        box = dataset[index]["search_box"].numpy()
+        centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+        if box.any() and np.hypot(centre[0] - 127, centre[1] - 127) < 1:
+            # only the lone track (no distractor) may sit at the centre
+            rng = np.random.default_rng([0, 0, index])
+            assert int(rng.integers(4)) == 3

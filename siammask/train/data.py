@@ -39,6 +39,8 @@ class PairConfig:
     exemplar_scale: float = 0.05
     search_shift: float = 64.0
     search_scale: float = 0.18
+    distractor_prob: float = 0.0  # share of pairs whose search crop is centred on another object
+    same_category_first: bool = True  # distractor: prefer an object of the exemplar's category
 
 
 def context_side(width: float, height: float, context_amount: float) -> float:
@@ -135,21 +137,59 @@ def make_pair(
     Returns ``template`` (3, 127, 127) and ``search`` (3, 255, 255) float32 BGR 0..255, ``search_mask``
     (255, 255) float32 {0, 1} and ``search_box`` (4,) float32 ``xyxy`` in search-crop pixels.
     """
-    exemplar_image = read_bgr(track.image_paths[exemplar_k])
-    z_matrix = _augmented_crop_matrix(
-        track.boxes_xywh[exemplar_k], cfg.exemplar_size, cfg.context_amount, cfg.exemplar_shift,
+    template = _template_crop(track, exemplar_k, cfg, rng)
+    return _search_sample(template, track, search_k, track, search_k, cfg, rng)
+
+
+def make_distractor_pair(
+    track: ObjectTrack,
+    exemplar_k: int,
+    distractor: ObjectTrack,
+    distractor_k: int,
+    cfg: PairConfig,
+    rng: np.random.Generator,
+) -> dict[str, torch.Tensor]:
+    """A pair whose search crop is centred on another object of the same scene (a hard negative).
+
+    The targets are still those of ``track``: its box and mask at the distractor's frame if it is
+    annotated there (wherever it falls in the crop), otherwise none: ``search_box`` is all zeros, which
+    labels every anchor negative and gives no mask rows. This teaches the score branch to prefer the
+    exemplar's object over a nearer look-alike, the failure that makes the tracker drift.
+    """
+    template = _template_crop(track, exemplar_k, cfg, rng)
+    frame = distractor.frame_indices[distractor_k]
+    target_k = track.frame_indices.index(frame) if frame in track.frame_indices else None
+    return _search_sample(template, distractor, distractor_k, track, target_k, cfg, rng)
+
+
+def _template_crop(track: ObjectTrack, k: int, cfg: PairConfig, rng: np.random.Generator) -> np.ndarray:
+    image = read_bgr(track.image_paths[k])
+    matrix = _augmented_crop_matrix(
+        track.boxes_xywh[k], cfg.exemplar_size, cfg.context_amount, cfg.exemplar_shift,
         cfg.exemplar_scale, rng,
     )  # fmt: skip
-    template = warp_image(exemplar_image, z_matrix, cfg.exemplar_size)
+    return warp_image(image, matrix, cfg.exemplar_size)
 
-    search_image = exemplar_image if search_k == exemplar_k else read_bgr(track.image_paths[search_k])
-    if search_image.shape[:2] != (track.height, track.width):
+
+def _search_sample(
+    template: np.ndarray,
+    centre_track: ObjectTrack,
+    centre_k: int,
+    target_track: ObjectTrack,
+    target_k: int | None,
+    cfg: PairConfig,
+    rng: np.random.Generator,
+) -> dict[str, torch.Tensor]:
+    """Search crop around ``centre_track``'s box at ``centre_k``; targets of ``target_track`` at
+    ``target_k`` (same frame) or none when ``target_k`` is None."""
+    search_image = read_bgr(centre_track.image_paths[centre_k])
+    if search_image.shape[:2] != (centre_track.height, centre_track.width):
         raise AnnotationError(
-            f"{track.image_paths[search_k]}: image is {search_image.shape[1]}x{search_image.shape[0]}, "
-            f"annotation says {track.width}x{track.height}"
+            f"{centre_track.image_paths[centre_k]}: image is {search_image.shape[1]}x"
+            f"{search_image.shape[0]}, annotation says {centre_track.width}x{centre_track.height}"
         )
     x_matrix = _augmented_crop_matrix(
-        track.boxes_xywh[search_k],
+        centre_track.boxes_xywh[centre_k],
         cfg.search_size,
         cfg.context_amount,
         cfg.search_shift,
@@ -157,12 +197,20 @@ def make_pair(
         rng,
     )
     search = warp_image(search_image, x_matrix, cfg.search_size)
-    mask = decode_segmentation(track.segmentations[search_k], track.height, track.width)
+    if target_k is None:
+        mask = np.zeros((cfg.search_size, cfg.search_size), dtype=np.float32)
+        box = np.zeros(4, dtype=np.float32)
+    else:
+        full = decode_segmentation(
+            target_track.segmentations[target_k], target_track.height, target_track.width
+        )
+        mask = warp_mask(full, x_matrix, cfg.search_size)
+        box = transform_box(target_track.boxes_xywh[target_k], x_matrix)
     return {
         "template": torch.from_numpy(np.ascontiguousarray(template.transpose(2, 0, 1))),
         "search": torch.from_numpy(np.ascontiguousarray(search.transpose(2, 0, 1))),
-        "search_mask": torch.from_numpy(warp_mask(mask, x_matrix, cfg.search_size)),
-        "search_box": torch.from_numpy(transform_box(track.boxes_xywh[search_k], x_matrix)),
+        "search_mask": torch.from_numpy(mask),
+        "search_box": torch.from_numpy(box),
     }
 
 
@@ -179,6 +227,15 @@ class PairDataset(Dataset):
         self.pairs_per_epoch = pairs_per_epoch
         self.seed = seed
         self.epoch = 0
+        by_scene: dict[str, list[int]] = {}
+        for i, track in enumerate(tracks):
+            by_scene.setdefault(track.scene, []).append(i)
+        # other objects of the same scene (never scene "" = unknown), same category first when asked
+        self.distractors: list[list[int]] = []
+        for i, track in enumerate(tracks):
+            others = [j for j in by_scene[track.scene] if j != i] if track.scene else []
+            same = [j for j in others if tracks[j].category == track.category]
+            self.distractors.append(same if (same and cfg.same_category_first) else others)
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose pairs ``__getitem__`` returns."""
@@ -189,9 +246,17 @@ class PairDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        track = self.tracks[int(rng.integers(len(self.tracks)))]
+        track_index = int(rng.integers(len(self.tracks)))
+        track = self.tracks[track_index]
         exemplar_k = int(rng.integers(len(track.frame_indices)))
         frames = np.asarray(track.frame_indices)
+        wants_distractor = self.cfg.distractor_prob > 0 and rng.random() < self.cfg.distractor_prob
+        if wants_distractor and self.distractors[track_index]:
+            other = self.tracks[int(rng.choice(self.distractors[track_index]))]
+            other_frames = np.asarray(other.frame_indices)
+            near = np.flatnonzero(np.abs(other_frames - frames[exemplar_k]) <= self.cfg.frame_gap)
+            if len(near):
+                return make_distractor_pair(track, exemplar_k, other, int(rng.choice(near)), self.cfg, rng)
         near = np.flatnonzero(np.abs(frames - frames[exemplar_k]) <= self.cfg.frame_gap)
         search_k = int(rng.choice(near))
         return make_pair(track, exemplar_k, search_k, self.cfg, rng)

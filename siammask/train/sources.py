@@ -34,6 +34,8 @@ class ObjectTrack:
     segmentations: list[Any]
     height: int
     width: int
+    scene: str = ""  # video (or COCO image) the object lives in: its other objects are its distractors
+    category: int = 0
 
 
 def decode_segmentation(segmentation: Any, height: int, width: int) -> np.ndarray:
@@ -119,7 +121,9 @@ def load_ytvis_tracks(ann_path: str | Path, frames_dir: str | Path, min_box_size
             continue
         height, width = int(video["height"]), int(video["width"])
         boxes = ann.get("bboxes") or [None] * len(ann["segmentations"])
-        track = ObjectTrack([], [], [], [], height, width)
+        track = ObjectTrack(
+            [], [], [], [], height, width, f"{ann_path}:{video['id']}", int(ann.get("category_id", 0))
+        )
         for t, segmentation in enumerate(ann["segmentations"]):
             if segmentation is None:
                 continue
@@ -164,6 +168,8 @@ def load_coco_tracks(ann_path: str | Path, images_dir: str | Path, min_box_size:
                 segmentations=[ann["segmentation"]],
                 height=height,
                 width=width,
+                scene=f"{ann_path}:{image['id']}",
+                category=int(ann.get("category_id", 0)),
             )
         )
     return tracks

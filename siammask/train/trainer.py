@@ -118,6 +118,8 @@ def load_tracks(data_cfg: Mapping[str, Any]) -> list[ObjectTrack]:
     tracks: list[ObjectTrack] = []
     if data_cfg.get("ann"):
         tracks += load_ytvis_tracks(data_cfg["ann"], data_cfg["frames"], min_box)
+    for source in data_cfg.get("extra") or []:  # more YouTube-VIS sets, e.g. another resolution
+        tracks += load_ytvis_tracks(source["ann"], source["frames"], min_box)
     if data_cfg.get("coco_ann"):
         tracks += load_coco_tracks(data_cfg["coco_ann"], data_cfg["coco_images"], min_box)
     if not tracks:
@@ -212,6 +214,9 @@ def train(cfg: Mapping[str, Any]) -> Path:
                                      reg=f"{values['reg']:.3f}", lr=f"{lr:.2e}", refresh=False)  # fmt: skip
         progress.close()
         save_training_checkpoint(model, optimizer, last_path, epoch + 1, cfg)
+        keep_every = int(train_cfg.get("keep_every", 0) or 0)  # epoch snapshots for checkpoint selection
+        if keep_every > 0 and (epoch + 1) % keep_every == 0:
+            save_training_checkpoint(model, None, run_dir / f"epoch_{epoch + 1:03d}.pth", epoch + 1, cfg)
         plot_loss_curve(log_path, run_dir / "curve.png")
         print(f"epoch {epoch + 1}/{epochs} done, checkpoint {last_path}", flush=True)
     return last_path
