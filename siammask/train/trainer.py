@@ -170,6 +170,14 @@ def train(cfg: Mapping[str, Any]) -> Path:
     if resume:
         start_epoch = load_training_checkpoint(model, optimizer, resume)
         print(f"resumed from {resume} at epoch {start_epoch}")
+    elif (cfg.get("init") or {}).get("backbone"):  # ImageNet ResNet-50 (torchvision layout), rest fresh
+        from siammask.checkpoint import CheckpointError
+        from siammask.imagenet import ImageNetNormalisation, load_imagenet_backbone
+
+        if model_cfg.get("init_checkpoint"):
+            raise CheckpointError("set model.init_checkpoint or init.backbone, not both")
+        norm = dataclass_from_config(ImageNetNormalisation, cfg["init"].get("normalisation"))
+        print(load_imagenet_backbone(model, cfg["init"]["backbone"], norm).summary())
     elif model_cfg.get("init_checkpoint"):
         load_checkpoint(model, model_cfg["init_checkpoint"])
 
