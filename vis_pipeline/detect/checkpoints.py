@@ -77,7 +77,10 @@ def missing_checkpoint_error(path: Path, model_name: str | None) -> CheckpointNo
     if url:
         how = f"download it from {url} (e.g. scripts/download_weights.py {model_name})"
     else:
-        how = "no official download exists for it (for the tiny HTC run scripts/train_tiny_htc.sh)"
+        how = (
+            "no official download exists for it; train it with vis-train-detector "
+            "(tiny HTC: scripts/train_tiny_htc.sh)"
+        )
     return CheckpointNotFoundError(f"checkpoint not found: {path}; {how}")
 
 

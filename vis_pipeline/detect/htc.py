@@ -135,7 +135,7 @@ class HTCDetector:
         self._apply_test_settings(cfg)
         self.mmdet_cfg = cfg
         num_classes = _num_classes(cfg)
-        config_classes = _config_classes(cfg)
+        declared_classes = config_classes(cfg)
 
         ckpt: dict[str, Any] | None = None
         self.checkpoint_path: Path | None = None
@@ -152,11 +152,11 @@ class HTCDetector:
             torch.manual_seed(0)  # random-init models are reproducible
             model = init_detector(cfg, checkpoint=None, device="cpu")
         if ckpt is not None:
-            expected = config_classes if settings.class_map == "identity" else None
+            expected = declared_classes if settings.class_map == "identity" else None
             load_weights_into(model, ckpt, self.checkpoint_path, num_classes, expected)
-            classes = checkpoint_classes(ckpt) or config_classes
+            classes = checkpoint_classes(ckpt) or declared_classes
         else:
-            classes = config_classes
+            classes = declared_classes
         if classes is None:
             raise DetectorConfigError(
                 f"{config_path}: no class names in the config or the checkpoint (needed for the class map)"
@@ -242,7 +242,7 @@ def _num_classes(cfg: Any) -> int:
     return int(head.num_classes)
 
 
-def _config_classes(cfg: Any) -> list[str] | None:
+def config_classes(cfg: Any) -> list[str] | None:
     """Class names the config declares (top-level ``classes`` or the test dataset's metainfo)."""
     if "classes" in cfg:
         return list(cfg.classes)

@@ -4,8 +4,9 @@
 # information flow), shrunk so it trains from scratch on a 2-core CPU in about an hour:
 # ResNet-18 layout with 16 base channels, 64-channel FPN/RPN/RoI features, 128-unit box FCs,
 # 2-conv mask heads, 320x180 input, fewer proposals and sampled RoIs. No ImageNet init.
-# Trained by scripts/train_tiny_htc.py (see scripts/train_tiny_htc.sh for the exact command);
-# the data paths below are filled in by that script.
+# Trained by `vis-train-detector detector=tiny_htc ...` (scripts/train_tiny_htc.sh has the exact
+# commands); the data paths, batch size, lr, iterations and seed below are overwritten by it from the
+# `train` block of configs/detector/tiny_htc.yaml (the values here are the same, for mmdet's own tools).
 _base_ = "mmdet::htc/htc-without-semantic_r50_fpn_1x_coco.py"
 
 # Category names of the synthetic benchmark (vis_pipeline/data/synth.py), in category-id order:
@@ -106,7 +107,7 @@ test_pipeline = [
     dict(type="LoadAnnotations", with_bbox=True, with_mask=True),
     dict(type="PackDetInputs", meta_keys=("img_id", "img_path", "ori_shape", "img_shape", "scale_factor")),
 ]
-data_root = "outputs/tiny_htc/data/"  # overridden by scripts/train_tiny_htc.py
+data_root = "outputs/tiny_htc/data/"  # overridden by vis-train-detector
 train_dataloader = dict(
     batch_size=4,
     num_workers=0,
