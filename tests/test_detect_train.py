@@ -17,6 +17,7 @@ from vis_pipeline.detect.coco_convert import ConversionError
 # 3 short videos at a small size: enough for 2 training iterations and a one-video validation split
 SYNTH = {"width": 160, "height": 96, "frames": 4, "objects_range": (1, 2)}
 TRAIN_SEED = 2001  # synthetic seeds 2000-2999 are the detector-training range
+R50_MMDET = Path(CONFIG_DIR) / "detector" / "mmdet" / "htc_r50_ytvis2019.py"
 CLASSES = ["disc", "square", "triangle", "star", "ring", "cross"]
 
 
@@ -145,3 +146,37 @@ def test_bad_training_sets_fail_before_training(tmp_path: Path) -> None:
     first = ann["videos"][0]["file_names"][0]
     (data / "JPEGImages" / first).unlink()
     attempt("missing_frame", ann, f"missing on disk \\(first: {first}\\)")
+
+
+def test_mmdet_1x_schedule_is_stretched_onto_the_iterations(tmp_path: Path, monkeypatch) -> None:
+    """htc_r50_ytvis2019 inherits mmdet's epoch-based 1x; the Runner gets it per iteration."""
+    from mmengine.config import Config
+
+    from vis_pipeline.detect.base import DetectorConfigError
+    from vis_pipeline.detect.coco_convert import CocoSplit
+    from vis_pipeline.detect.train import TrainSettings, configure_runner, iterations
+
+    cfg = compose_train_cfg(
+        ["detector=htc_r50_ytvis2019", "data.ann=a.json", "data.frames=f", f"out={tmp_path}"]
+    )
+    settings = TrainSettings.from_config(cfg["train"])
+    recipe = (settings.epochs, settings.base_batch_size, settings.lr, settings.frame_stride)
+    assert recipe == (12, 16, 0.02, 5)  # mmdet's 1x, every 5th frame
+    iters = iterations(settings, train_images=1000, world_size=8)  # 12 epochs x 1000 frames / (8 x 2)
+    assert iters == 750
+    mmdet_cfg = Config.fromfile(str(R50_MMDET))
+    split = CocoSplit(tmp_path / "train.json", tmp_path / "val.json", tmp_path, (1,), (2,), {})
+    configure_runner(mmdet_cfg, split, list(mmdet_cfg.classes), settings, iters, tmp_path, "pytorch")
+    warmup, steps = mmdet_cfg.param_scheduler
+    assert (warmup.type, warmup.end, warmup.by_epoch) == ("LinearLR", 500, False)  # kept: 500 iterations
+    assert (steps.milestones, steps.end, steps.by_epoch) == ([500, 688], 750, False)  # epochs 8, 11 of 12
+    assert mmdet_cfg.train_cfg == {"type": "IterBasedTrainLoop", "max_iters": 750, "val_interval": 2000}
+    assert mmdet_cfg.auto_scale_lr == {"enable": True, "base_batch_size": 16}
+    assert mmdet_cfg.val_evaluator.metric == ["bbox", "segm"] and mmdet_cfg.launcher == "pytorch"
+    assert mmdet_cfg.train_dataloader.dataset.metainfo["classes"][5] == "sedan"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    amp = TrainSettings.from_config({**cfg["train"], "amp": True})
+    with pytest.raises(DetectorConfigError, match="train.amp=true needs a CUDA GPU"):
+        configure_runner(
+            Config.fromfile(str(R50_MMDET)), split, list(mmdet_cfg.classes), amp, iters, tmp_path, "none"
+        )
