@@ -234,3 +234,11 @@ def test_videos_json_lists_ids_sizes_names_source_and_fps(tmp_path: Path) -> Non
     assert failures == [] and [(v.video_id, v.file_names) for v in again] == [
         (v.video_id, v.file_names) for v in videos
     ]
+
+
+def synth_as_video_files(dataset: Path, out_dir: Path, fps: float = 10) -> Path:
+    """Encode each frame folder of a synthetic set (``make_synth``) as ``<out_dir>/<name>.mp4``;
+    the set's annotations.json then lists these files' frames (its names are ``<name>/00000.jpg``)."""
+    for folder in sorted(p for p in (dataset / "JPEGImages").iterdir() if p.is_dir()):
+        write_h264(out_dir / f"{folder.name}.mp4", [read_frame(p) for p in sorted(folder.iterdir())], fps)
+    return out_dir

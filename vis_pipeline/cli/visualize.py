@@ -1,8 +1,12 @@
-"""``vis-visualize results=R.json data.frames=DIR out=DIR``: one overlay MP4 per video."""
+"""``vis-visualize results=R.json data.frames=DIR out=DIR``: one H.264 overlay MP4 per video.
+
+``data.frames`` may hold frame folders and/or video files, or be one video file (as for vis-run;
+pass the run's ``data.frame_stride``/``data.max_frames``). ``data.ann=GT.json gt=true`` adds the
+GT panel on the right.
+"""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -12,49 +16,51 @@ from tqdm import tqdm
 
 from vis_pipeline.cli import CONFIG_DIR
 from vis_pipeline.cli.run import register_resolvers
-from vis_pipeline.masks import to_compressed_rle
-from vis_pipeline.visualize import write_overlay_video
+from vis_pipeline.data import DataError, VideoSource, load_ytvis_annotations
+from vis_pipeline.data.ytvis import read_json_source
+from vis_pipeline.visualize import OverlaySettings, render_video_overlay
 
 register_resolvers()
 
 
-def _gt_tracks(gt: dict, video: dict) -> list[dict]:
-    h, w = int(video["height"]), int(video["width"])
-    tracks = []
-    for ann in gt.get("annotations", []):
-        if ann["video_id"] != video["id"]:
-            continue
-        segs = [None if s is None else to_compressed_rle(s, h, w) for s in ann["segmentations"]]
-        tracks.append({"category_id": ann["category_id"], "segmentations": segs})
-    return tracks
-
-
-@hydra.main(version_base=None, config_path=CONFIG_DIR, config_name="visualize")
-def main(cfg: DictConfig) -> None:
-    from vis_pipeline.data import VideoSource
-
-    try:
-        results = json.loads(Path(cfg.results).read_text())
-    except (OSError, ValueError) as exc:
-        print(f"vis-visualize: {cfg.results}: cannot read results ({exc})", file=sys.stderr)
-        sys.exit(2)
-    gt = json.loads(Path(cfg.data.ann).read_text()) if cfg.data.ann else None
-    names = {int(c["id"]): c["name"] for c in (gt or {}).get("categories", [])}
+def render_overlays(cfg: DictConfig) -> list[Path]:
+    """Render the overlays ``cfg`` asks for; DataError (one line) on bad input."""
+    results, _, _ = read_json_source(cfg.results, "results")
+    if not isinstance(results, list):
+        raise DataError(f"{cfg.results}: results must be a JSON list of YouTube-VIS result entries")
+    gt = load_ytvis_annotations(cfg.data.ann, strict=False) if cfg.data.ann else None
+    if cfg.gt and gt is None:
+        raise DataError("gt=true needs data.ann=GT.json (the GT panel is drawn from it)")
     by_video: dict[int, list[dict]] = {}
     for entry in results:
         by_video.setdefault(int(entry["video_id"]), []).append(entry)
     wanted = set(OmegaConf.to_container(cfg.videos)) if cfg.videos else set(by_video)
-    videos, _ = VideoSource(cfg.data.frames, cfg.data.ann).videos_and_failures()
+    source = VideoSource(cfg.data.frames, gt, int(cfg.data.frame_stride), cfg.data.max_frames)
+    videos, failures = source.videos_and_failures()
+    for failure in failures:
+        if failure.video_id in wanted:
+            tqdm.write(f"vis-visualize: video {failure.video_id} ({failure.name}) skipped: {failure.error}")
     videos = [v for v in videos if v.video_id in wanted][: int(cfg.max_videos)]
-    gt_videos = {int(v["id"]): v for v in (gt or {}).get("videos", [])}
-    out_dir = Path(cfg.out)
+    settings = OverlaySettings.from_config(cfg)
+    names = gt.category_names if gt is not None else {}
+    written = []
     for video in tqdm(videos, desc="overlays", unit="video"):
-        tracks = sorted(by_video.get(video.video_id, []), key=lambda e: -e["score"])
-        gt_tracks = _gt_tracks(gt, gt_videos[video.video_id]) if cfg.gt and gt else None
-        path = write_overlay_video(
-            video.iter_frames(), tracks, out_dir / f"{video.name}.mp4", names, gt_tracks, float(cfg.fps)
+        out_path = Path(cfg.out) / f"{video.name}.mp4"
+        panel_gt = gt if cfg.gt else None
+        written.append(
+            render_video_overlay(video, by_video.get(video.video_id, []), out_path, names, settings, panel_gt)
         )
-        tqdm.write(f"wrote {path}")
+        tqdm.write(f"wrote {written[-1]}")
+    return written
+
+
+@hydra.main(version_base=None, config_path=CONFIG_DIR, config_name="visualize")
+def main(cfg: DictConfig) -> None:
+    try:
+        render_overlays(cfg)
+    except DataError as exc:
+        print(f"vis-visualize: {exc}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":
