@@ -5,7 +5,7 @@ scripts/train_tiny_htc.sh; training itself is ``vis-train-detector detector=tiny
         --checkpoint weights/tiny_htc.pth --metrics-out weights/tiny_htc_metrics.json
 
 The frames go through vis-run's detector adapter (``HTCDetector``: test scale, class map) and
-pycocotools scores them. Stride and score threshold come from the ``heldout`` block of
+pycocotools scores them. Stride and score threshold come from the ``reproduce`` block of
 configs/detector/tiny_htc.yaml.
 """
 
@@ -35,7 +35,7 @@ def evaluate(data: Path, checkpoint: str, threads: int) -> dict:
 
     torch.set_num_threads(threads)
     detector_cfg = yaml.safe_load(DETECTOR_YAML.read_text())
-    heldout = detector_cfg["heldout"]
+    heldout = detector_cfg["reproduce"]
     detector_cfg.update(
         checkpoint=checkpoint,
         score_thr=heldout["eval_score_thr"],

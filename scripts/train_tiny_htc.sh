@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Reproduce weights/tiny_htc.pth and weights/tiny_htc_metrics.json (CPU, about 70 min on 2 cores).
 # Every step is idempotent / resumable: rerun this script after an interruption.
-# Data: synthetic seed 2000 (400 videos) for training, seed 3000 (20 videos) held out (the `heldout`
+# Data: synthetic seed 2000 (400 videos) for training, seed 3000 (20 videos) held out (the `reproduce`
 # block of configs/detector/tiny_htc.yaml); recipe: its `train` block + configs/detector/mmdet/tiny_htc.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
 WORK=${WORK:-outputs/tiny_htc}
-[ -f "$WORK/data/train/annotations.json" ] || "$BIN/vis-synth" out="$WORK/data/train" seed=2000 videos=400
-[ -f "$WORK/data/heldout/annotations.json" ] || "$BIN/vis-synth" out="$WORK/data/heldout" seed=3000 videos=20
+read -r TRAIN_SEED TRAIN_VIDEOS EVAL_SEED EVAL_VIDEOS < <("$BIN/python" -c "import yaml; r = yaml.safe_load(
+    open('configs/detector/tiny_htc.yaml'))['reproduce']; print(r['train_seed'], r['train_videos'], r['eval_seed'], r['eval_videos'])")
+[ -f "$WORK/data/train/annotations.json" ] ||
+    "$BIN/vis-synth" out="$WORK/data/train" seed="$TRAIN_SEED" videos="$TRAIN_VIDEOS"
+[ -f "$WORK/data/heldout/annotations.json" ] ||
+    "$BIN/vis-synth" out="$WORK/data/heldout" seed="$EVAL_SEED" videos="$EVAL_VIDEOS"
 # mmdet's Runner; resumes from the last checkpoint in $WORK/run; writes $WORK/run/detector.pth (fp16 + class names)
 "$BIN/vis-train-detector" detector=tiny_htc data.ann="$WORK/data/train/annotations.json" \
     data.frames="$WORK/data/train/JPEGImages" out="$WORK/run" cache_dir="$WORK/coco"
