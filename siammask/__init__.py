@@ -3,6 +3,7 @@
 Never imports from ``vis_pipeline`` (the pipeline composes this package, not the reverse).
 """
 
+from siammask.boxes import BOX_STRATEGIES
 from siammask.checkpoint import (
     CheckpointError,
     CheckpointFormatError,
@@ -15,6 +16,16 @@ from siammask.checkpoint import (
     save_checkpoint,
 )
 from siammask.flops import count_flops
+from siammask.hparams import (
+    CASCADE_MODES,
+    STAGE2_BOXES,
+    TrackerConfigError,
+    TrackerHParams,
+    TrackerOptions,
+    TrackerPreset,
+    load_tracker_hparams,
+    load_tracker_preset,
+)
 from siammask.model import (
     PRESETS,
     RESPONSE_SIZE,
@@ -27,11 +38,16 @@ from siammask.model import (
     build_siammask,
     make_config,
 )
+from siammask.track_state import TrackerState, TrackResult
+from siammask.tracker import SiamMaskTracker, TrackerInputError
 
 __all__ = [
+    "BOX_STRATEGIES",
+    "CASCADE_MODES",
     "PRESETS",
     "RESPONSE_SIZE",
     "SEARCH_SIZE",
+    "STAGE2_BOXES",
     "TEMPLATE_SIZE",
     "CheckpointError",
     "CheckpointFormatError",
@@ -40,35 +56,23 @@ __all__ = [
     "SearchOutput",
     "SiamMask",
     "SiamMaskConfig",
+    "SiamMaskTracker",
     "TemplateKernels",
+    "TrackResult",
+    "TrackerConfigError",
+    "TrackerHParams",
+    "TrackerInputError",
+    "TrackerOptions",
+    "TrackerPreset",
+    "TrackerState",
     "UntrustedCheckpointError",
     "build_siammask",
     "build_siammask_from_checkpoint",
     "count_flops",
     "load_checkpoint",
+    "load_tracker_hparams",
+    "load_tracker_preset",
     "make_config",
     "read_checkpoint",
     "save_checkpoint",
-]
-
-# ---- tracker exports (appended by the tracker module's author) ----
-from siammask.hparams import (  # noqa: E402
-    TrackerConfigError,
-    TrackerHParams,
-    TrackerPreset,
-    load_tracker_hparams,
-    load_tracker_preset,
-)
-from siammask.tracker import SiamMaskTracker, TrackerInputError, TrackerState, TrackResult  # noqa: E402
-
-__all__ += [
-    "SiamMaskTracker",
-    "TrackResult",
-    "TrackerConfigError",
-    "TrackerHParams",
-    "TrackerInputError",
-    "TrackerPreset",
-    "TrackerState",
-    "load_tracker_hparams",
-    "load_tracker_preset",
 ]

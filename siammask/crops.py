@@ -1,25 +1,24 @@
-"""Image-space geometry of the SiamMask tracker: square crops, mask paste-back and the rotated box.
+"""Image-space geometry of the SiamMask tracker: square crops and the mask paste-back (boxes: boxes.py).
 
-All three reproduce the released tracker bit for bit (SPEC §2.3, §2.6, §2.7):
+Both reproduce the released tracker bit for bit (SPEC §2.3, §2.6):
 
 * crops round the window corner half-to-even (Python ``round``; pysot's ``floor(v + 0.5)`` differs at .5),
   fill out-of-image pixels with the per-channel mean truncated to uint8, and resize with OpenCV's
   fixed-point INTER_LINEAR on uint8;
 * the paste uses ``cv2.warpAffine`` (OpenCV 4.x quantises sampling positions to 1/32 px) with the
-  reference's matrix, including its slight (W-1)/W shrink towards the origin, and -1 outside the square;
-* the rotated box is ``minAreaRect`` of the largest external contour, or the axis-aligned box corners.
+  reference's matrix, including its slight (W-1)/W shrink towards the origin, and -1 outside the square.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import torch
+
+from siammask.opencv_exact import resize_window_sparse, warp_scale_region
 
 
 def round_half_even(value: float) -> int:
@@ -106,7 +105,7 @@ def crop_subwindow(
     ``pad_fill_value``). Returns (out_size, out_size, 3) uint8, bit for bit what cv2.resize INTER_LINEAR
     gives on the padded square (``_crop_reference``), at a cost that does not grow with ``crop_size``:
     a square inside the image is resized from a view (OpenCV reads only the rows/columns it needs); a large
-    square that leaves the image is computed by ``_resize_sparse`` from the pixels it needs, instead of
+    square that leaves the image is computed by ``resize_window_sparse`` from the pixels it needs, instead of
     materialising the whole padded square first (measured 20 ms at side 2000, see scripts/bench_host.py).
     """
     window = crop_window(center_xy, crop_size)
@@ -117,7 +116,8 @@ def crop_subwindow(
     coords_fit = max(abs(window.x0), abs(window.y0), x1, y1, width, height) < _INT16_LIMIT
     if inside or window.size == out_size or window.size <= SPARSE_MIN_SIDE or not coords_fit:
         return _crop_reference(image, center_xy, out_size, crop_size, fill_bgr)
-    return _resize_sparse(image, window, out_size, np.asarray(fill_bgr, dtype=np.uint8))
+    fill = np.asarray(fill_bgr, dtype=np.uint8)
+    return resize_window_sparse(image, window.x0, window.y0, window.size, out_size, fill)
 
 
 # Up to this side a padded square costs less to materialise than the sparse path's fixed overhead
@@ -147,125 +147,6 @@ def _crop_reference(
     if window.size != out_size:
         patch = cv2.resize(patch, (out_size, out_size), interpolation=cv2.INTER_LINEAR)
     return np.ascontiguousarray(patch)
-
-
-# OpenCV's uint8 INTER_LINEAR: 11-bit weights, an int32 horizontal pass, then
-# dst = ((w0 * (h0 >> 4)) >> 16 + (w1 * (h1 >> 4)) >> 16 + 2) >> 2 (imgproc/src/resize.cpp, VResizeLinear).
-_COEF_SCALE = 2048
-
-
-@dataclass(frozen=True)
-class _Taps:
-    """Per output index: the two source indices and their 11-bit weights, as OpenCV computes them."""
-
-    first: np.ndarray  # (out,) int64, clipped into [0, src - 1]
-    second: np.ndarray
-    weight0: np.ndarray  # (out,) int32
-    weight1: np.ndarray
-
-
-@functools.lru_cache(maxsize=256)
-def _linear_taps(src_size: int, out_size: int, clamp_weights: bool) -> _Taps:
-    """OpenCV's taps for resizing ``src_size`` to ``out_size`` (one axis).
-
-    pos = float32((d + 0.5) * scale - 0.5) with scale = 1 / (out / src) in double; floor and the float32
-    fraction; weights = round-half-even((1 - frac) * 2048), (frac * 2048). Columns (``clamp_weights``) take
-    weight (2048, 0) on the border pixel outside the source; rows keep their fraction and only clip the
-    row indices, so a border row is weighted twice. An exact 2x downscale runs as INTER_AREA in OpenCV,
-    which gives the same numbers as these taps (weights 1024, 1024).
-    """
-    scale = 1.0 / (out_size / src_size)
-    pos = ((np.arange(out_size, dtype=np.float64) + 0.5) * scale - 0.5).astype(np.float32)
-    floor = np.floor(pos)
-    frac = (pos - floor).astype(np.float32)
-    first = floor.astype(np.int64)
-    if clamp_weights:
-        below, above = first < 0, first >= src_size - 1
-        frac[below | above] = 0.0
-        first = np.where(below, 0, np.where(above, src_size - 1, first))
-    weight0 = np.rint((np.float32(1.0) - frac) * np.float32(_COEF_SCALE)).astype(np.int32)
-    weight1 = np.rint(frac * np.float32(_COEF_SCALE)).astype(np.int32)
-    taps = _Taps(np.clip(first, 0, src_size - 1), np.clip(first + 1, 0, src_size - 1), weight0, weight1)
-    for array in dataclasses.astuple(taps):
-        array.setflags(write=False)
-    return taps
-
-
-def _vertical(weight0: np.ndarray, weight1: np.ndarray, row0: np.ndarray, row1: np.ndarray) -> np.ndarray:
-    """OpenCV's vertical pass on horizontal results already shifted right by 4."""
-    return (((weight0 * row0) >> 16) + ((weight1 * row1) >> 16) + 2) >> 2
-
-
-def _resize_sparse(image: np.ndarray, window: CropWindow, out_size: int, fill: np.ndarray) -> np.ndarray:
-    """``_crop_reference`` for a window that leaves the image, reading only the pixels the resize needs.
-
-    Output pixels whose two source rows, or two source columns, are all padding equal a per-row constant
-    (the padding colour through the vertical weights) as long as the column weights sum to 2048; only the
-    block of output rows x columns that touches the image is computed from gathered pixels.
-    """
-    size = window.size
-    cols = _linear_taps(size, out_size, clamp_weights=True)
-    rows = _linear_taps(size, out_size, clamp_weights=False)
-    height, width = image.shape[:2]
-    fill_shifted = fill.astype(np.int32) * (_COEF_SCALE >> 4)  # a padding pixel after the horizontal pass
-    row_value = _vertical(rows.weight0[:, None], rows.weight1[:, None], fill_shifted, fill_shifted)
-    # (out, 1, 3) -> (out, out, 3): nearest-neighbour widening is a plain copy, and faster than numpy's
-    # broadcast assignment over a trailing axis of 3
-    out = cv2.resize(
-        row_value.astype(np.uint8)[:, None, :], (out_size, out_size), interpolation=cv2.INTER_NEAREST
-    )
-
-    def touching(taps: _Taps, origin: int, limit: int) -> np.ndarray:
-        first, second = taps.first + origin, taps.second + origin
-        return np.flatnonzero(((first >= 0) & (first < limit)) | ((second >= 0) & (second < limit)))
-
-    out_cols = touching(cols, window.x0, width)
-    out_rows = touching(rows, window.y0, height)
-    if np.any(cols.weight0 + cols.weight1 != _COEF_SCALE):  # padding columns are not exactly 2048 x fill
-        out_cols = out_rows = np.arange(out_size)
-    if len(out_cols) == 0 or len(out_rows) == 0:
-        return out
-    col_range = slice(int(out_cols[0]), int(out_cols[-1]) + 1)
-    row_range = slice(int(out_rows[0]), int(out_rows[-1]) + 1)
-    src_rows, row_index = np.unique(
-        np.concatenate([rows.first[row_range], rows.second[row_range]]), return_inverse=True
-    )
-    n_out_rows = row_range.stop - row_range.start
-    n_out_cols = col_range.stop - col_range.start
-    # one nearest-neighbour gather for both column taps ([first taps | second taps]) and every needed
-    # source row; pixels outside the image take the padding colour as remap's constant border
-    map_xy = np.empty((len(src_rows), 2 * n_out_cols, 2), dtype=np.int16)
-    map_xy[:, :n_out_cols, 0] = cols.first[col_range] + window.x0
-    map_xy[:, n_out_cols:, 0] = cols.second[col_range] + window.x0
-    map_xy[:, :, 1] = (src_rows + window.y0)[:, None]
-    pixels = cv2.remap(
-        image,
-        map_xy,
-        None,
-        cv2.INTER_NEAREST,
-        borderMode=cv2.BORDER_CONSTANT,
-        borderValue=tuple(int(v) for v in fill),
-    )
-    # as (rows, columns * 3) so that every weight vector runs along the contiguous axis
-    pixels = pixels.reshape(len(src_rows), -1)
-    split = 3 * n_out_cols
-    horizontal = pixels[:, :split].astype(np.int32)
-    horizontal *= np.repeat(cols.weight0[col_range], 3)
-    second = pixels[:, split:].astype(np.int32)
-    second *= np.repeat(cols.weight1[col_range], 3)
-    horizontal += second
-    horizontal >>= 4
-    block = horizontal[row_index[:n_out_rows]]
-    block *= rows.weight0[row_range, None]
-    block >>= 16
-    second = horizontal[row_index[n_out_rows:]]
-    second *= rows.weight1[row_range, None]
-    second >>= 16
-    block += second
-    block += 2
-    block >>= 2
-    out[row_range, col_range] = block.astype(np.uint8).reshape(n_out_rows, n_out_cols, 3)
-    return out
 
 
 def crops_to_tensor(crops: Sequence[np.ndarray], device: torch.device | str) -> torch.Tensor:
@@ -301,23 +182,29 @@ def mask_square(
     return square_x, square_y, scale * exemplar_size
 
 
-def paste_mask(mask_prob: np.ndarray, square_xyside: Sequence[float], image_hw: Sequence[int]) -> np.ndarray:
-    """Paste an (M, M) float32 mask covering image square (x, y, side) into an (H, W) float32 frame.
-
-    Reproduces the reference affine map: mask pixel u lands at image x = ((W-1)/W) * (x + u * side/M)
-    (likewise in y), bilinear, value -1 where the square does not reach.
-    """
+def _paste_matrix(mask_side: int, square_xyside: Sequence[float], image_hw: Sequence[int]) -> np.ndarray:
+    """The reference's affine map from mask pixels to frame pixels, in its operation order."""
     height, width = int(image_hw[0]), int(image_hw[1])
-    to_mask = mask_prob.shape[1] / square_xyside[2]  # image px -> mask px
+    to_mask = mask_side / square_xyside[2]  # image px -> mask px
     # the reference maps the whole frame, seen in mask pixels, back onto (W, H); keep its operation order
     back_x, back_y = -square_xyside[0] * to_mask, -square_xyside[1] * to_mask
     back_w, back_h = width * to_mask, height * to_mask
     scale_x = (width - 1) / back_w
     scale_y = (height - 1) / back_h
-    matrix = np.array([[scale_x, 0, -scale_x * back_x], [0, scale_y, -scale_y * back_y]], dtype=np.float64)
+    return np.array([[scale_x, 0, -scale_x * back_x], [0, scale_y, -scale_y * back_y]], dtype=np.float64)
+
+
+def paste_mask(mask_prob: np.ndarray, square_xyside: Sequence[float], image_hw: Sequence[int]) -> np.ndarray:
+    """Paste an (M, M) float32 mask covering image square (x, y, side) into an (H, W) float32 frame.
+
+    Reproduces the reference affine map: mask pixel u lands at image x = ((W-1)/W) * (x + u * side/M)
+    (likewise in y), bilinear, value -1 where the square does not reach. Full-frame cv2.warpAffine; the
+    tracker uses the bit-identical ``paste_mask_region``.
+    """
+    height, width = int(image_hw[0]), int(image_hw[1])
     return cv2.warpAffine(
         np.ascontiguousarray(mask_prob, dtype=np.float32),
-        matrix,
+        _paste_matrix(mask_prob.shape[1], square_xyside, image_hw),
         (width, height),
         flags=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_CONSTANT,
@@ -325,24 +212,20 @@ def paste_mask(mask_prob: np.ndarray, square_xyside: Sequence[float], image_hw: 
     )
 
 
-def box_corners(box_xywh: Sequence[float]) -> np.ndarray:
-    """(4, 2) float32 corners of an axis-aligned box: top-left, top-right, bottom-right, bottom-left."""
-    x, y, w, h = (float(v) for v in box_xywh)
-    return np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], dtype=np.float32)
+def paste_mask_region(
+    mask_prob: np.ndarray, square_xyside: Sequence[float], image_hw: Sequence[int]
+) -> tuple[int, int, np.ndarray]:
+    """``paste_mask`` as (x0, y0, region): the frame is -1 outside the region at column x0, row y0.
 
-
-def mask_polygon(binary_mask: np.ndarray, fallback_box_xywh: Sequence[float], min_area: float) -> np.ndarray:
-    """Rotated box of a binary (H, W) mask as (4, 2) float32 corners.
-
-    ``cv2.boxPoints(minAreaRect)`` of the largest external contour if its area exceeds ``min_area``;
-    otherwise the corners of ``fallback_box_xywh`` (see ``box_corners``). The starting corner of boxPoints
-    varies between OpenCV 4.x releases: compare polygons as corner sets.
+    Bit for bit the same values, at a cost that grows with the pasted square, not the frame.
     """
-    contours, _ = cv2.findContours(binary_mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    if contours:
-        areas = [cv2.contourArea(contour) for contour in contours]
-        largest = int(np.argmax(areas))
-        if areas[largest] > min_area:
-            points = contours[largest].reshape(-1, 2)
-            return cv2.boxPoints(cv2.minAreaRect(points)).astype(np.float32)
-    return box_corners(fallback_box_xywh)
+    matrix = _paste_matrix(mask_prob.shape[1], square_xyside, image_hw)
+    return warp_scale_region(
+        np.ascontiguousarray(mask_prob, dtype=np.float32),
+        float(matrix[0, 0]),
+        float(matrix[0, 2]),
+        float(matrix[1, 1]),
+        float(matrix[1, 2]),
+        (int(image_hw[0]), int(image_hw[1])),
+        border_value=-1.0,
+    )

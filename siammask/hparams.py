@@ -1,15 +1,18 @@
-"""Typed tracker hyperparameters and the tracker presets in ``configs/tracker/``.
+"""Typed tracker hyperparameters, run options and the tracker presets (package data, ``siammask/presets/``).
 
 A preset YAML looks like::
 
     model: resnet50_sharp            # name passed to build_siammask
     checkpoint: weights/SiamMask_DAVIS.pth
     cascade: two_stage               # one_stage | two_stage
+    stage2_box: best                 # best | smoothed (two_stage only)
+    box_strategy: mbr                # min_max | mbr | opt (TrackResult.polygon)
+    max_batch: 8
     hp: {penalty_k: 0.04, window_influence: 0.40, lr: 1.0, seg_thr: 0.35, out_size: 127, ...}
 
-``load_tracker_hparams("davis")`` reads ``configs/tracker/siammask_davis.yaml`` (located relative to this
-package, which works for the editable install the project uses); a mapping (dict or omegaconf DictConfig)
-is taken as the ``hp`` block itself or as a whole preset with an ``hp`` key.
+``load_tracker_hparams("davis")`` reads the package's ``presets/siammask_davis.yaml``; the repository's
+hydra group ``configs/tracker/`` links to the same files. A mapping (dict or omegaconf DictConfig) is taken
+as the ``hp`` block itself or as a whole preset with an ``hp`` key.
 """
 
 from __future__ import annotations
@@ -17,14 +20,17 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs" / "tracker"
+from siammask.boxes import BOX_STRATEGIES
+
 PRESET_FILES = {"davis": "siammask_davis.yaml", "vot": "siammask_vot.yaml", "tiny": "tiny.yaml"}
 CASCADE_MODES = ("one_stage", "two_stage")
+STAGE2_BOXES = ("best", "smoothed")
 
 
 class TrackerConfigError(ValueError):
@@ -129,21 +135,61 @@ class TrackerHParams:
 
 
 @dataclass(frozen=True)
+class TrackerOptions:
+    """How the tracker runs, next to its hyperparameters; the one place these are defaulted and checked.
+
+    cascade: 'one_stage' (the released tracker) or 'two_stage' (paper §5);
+    stage2_box: the box stage 2 re-crops on: 'best' = the raw highest-scoring stage-1 box clipped to the
+    frame (the paper's wording), 'smoothed' = the lr-smoothed, clipped new state;
+    box_strategy: how ``TrackResult.polygon`` is fitted to the mask (see ``siammask.boxes``);
+    max_batch: tracks per batched forward.
+    """
+
+    cascade: str = "one_stage"
+    stage2_box: str = "best"
+    box_strategy: str = "mbr"
+    max_batch: int = 8
+    source: str = dataclasses.field(default="tracker options", compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for name, allowed in (
+            ("cascade", CASCADE_MODES),
+            ("stage2_box", STAGE2_BOXES),
+            ("box_strategy", BOX_STRATEGIES),
+        ):
+            if getattr(self, name) not in allowed:
+                raise TrackerConfigError(
+                    f"{self.source}: {name} must be one of {allowed}, got {getattr(self, name)!r}"
+                )
+        if not isinstance(self.max_batch, int) or self.max_batch < 1:
+            raise TrackerConfigError(
+                f"{self.source}: max_batch must be an integer >= 1, got {self.max_batch}"
+            )
+
+    def replace(self, source: str, **changes: Any) -> TrackerOptions:
+        """A copy with the given (non-None) fields changed, validated and reported as ``source``."""
+        return dataclasses.replace(self, source=source, **{k: v for k, v in changes.items() if v is not None})
+
+
+@dataclass(frozen=True)
 class TrackerPreset:
-    """A whole tracker preset: which network, which weights, which cascade and the hyperparameters."""
+    """A whole tracker preset: which network, which weights, how to run it and the hyperparameters."""
 
     model: str
     checkpoint: str | None
-    cascade: str
+    options: TrackerOptions
     hp: TrackerHParams
     source: str
-    max_batch: int = 8
+
+    @property
+    def cascade(self) -> str:
+        return self.options.cascade
 
 
 def preset_path(name: str) -> Path:
-    """Path of a preset: 'davis' | 'vot' | 'tiny', or a path to a YAML file."""
+    """Path of a preset: 'davis' | 'vot' | 'tiny' (package data), or a path to a YAML file."""
     if name in PRESET_FILES:
-        return CONFIG_DIR / PRESET_FILES[name]
+        return Path(str(resources.files("siammask").joinpath("presets", PRESET_FILES[name])))
     path = Path(name)
     if path.suffix in (".yaml", ".yml"):
         return path
@@ -174,26 +220,42 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+OPTION_KEYS = tuple(f.name for f in dataclasses.fields(TrackerOptions) if f.name != "source")
+PRESET_KEYS = ("name", "model", "checkpoint", "hp", *OPTION_KEYS)
+
+
 def preset_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") -> TrackerPreset:
-    """Build a TrackerPreset from a preset mapping (keys model, checkpoint, cascade, hp; optional name)."""
+    """A TrackerPreset from a preset mapping (model, checkpoint, hp, the TrackerOptions fields, name)."""
     data = dict(_to_plain(data))
-    unknown = sorted(set(data) - {"name", "model", "checkpoint", "cascade", "max_batch", "hp"})
+    unknown = sorted(set(data) - set(PRESET_KEYS))
     if unknown:
         raise TrackerConfigError(f"{source}: unknown preset keys {unknown}")
     if "model" not in data or "hp" not in data:
         raise TrackerConfigError(f"{source}: a tracker preset needs 'model' and 'hp'")
-    cascade = str(data.get("cascade", "one_stage"))
-    if cascade not in CASCADE_MODES:
-        raise TrackerConfigError(f"{source}: cascade must be one of {CASCADE_MODES}, got {cascade!r}")
+    options = {name: data[name] for name in OPTION_KEYS if data.get(name) is not None}
+    if "max_batch" in options:
+        try:
+            options["max_batch"] = _integer(options["max_batch"])
+        except (TypeError, ValueError):
+            raise TrackerConfigError(
+                f"{source}: max_batch must be an integer, got {data['max_batch']!r}"
+            ) from None
     checkpoint = data.get("checkpoint")
     return TrackerPreset(
         model=str(data["model"]),
         checkpoint=None if checkpoint in (None, "") else str(checkpoint),
-        cascade=cascade,
+        options=TrackerOptions(
+            source=source, **{k: v if k == "max_batch" else str(v) for k, v in options.items()}
+        ),
         hp=TrackerHParams.from_mapping(data["hp"] or {}, source),
         source=source,
-        max_batch=int(data.get("max_batch", 8)),
     )
+
+
+def _integer(value: Any) -> int:
+    if float(value) != int(value):
+        raise ValueError("not an integer")
+    return int(value)
 
 
 def load_tracker_preset(name_or_mapping: str | Path | Mapping[str, Any]) -> TrackerPreset:

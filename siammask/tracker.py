@@ -11,16 +11,14 @@ One step for a track (SPEC §2.5, reproduced exactly; "one_stage" = the released
 
 Two-stage cascade (paper §5, Fig. 7; not in the released code, SPEC §2.9). Stage 1 is steps 1-4 above
 (box from the regression branch; the state is updated exactly as in one_stage). Stage 2:
-  * crop rule: a new search crop with the SAME context rule (step 1) applied to the stage-1 box, taken
-    from the updated state *after clipping*: centre = new target_pos, side = round(s_x(new target_sz)).
-    Why: this is the canonical crop the network was trained on for that box (target centred, occupying the
-    exemplar-sized middle of the crop), so refine sees the object at the scale it expects; it is also
-    exactly the crop the next frame's stage 1 will cut, and the clip (size >= 10 px, centre inside the
-    frame) keeps it valid for degenerate stage-1 boxes. The smoothed (lr) size is used rather than the raw
-    candidate box because a single low-score candidate's size is noisy — the same reason the released
-    tracker damps it.
-  * best cell: the same penalty + cosine-window scoring as stage 1, relative to the stage-1 box (penalty
-    against the stage-1 size in stage-2 crop pixels, window centred on the stage-1 centre). Why: the
+  * crop rule (``stage2_box``): a new search crop with the SAME context rule (step 1) around a box
+    centred on the new (clipped) centre: ``best`` (default, the paper's "bounding box corresponding to the
+    highest score in the first stage") takes the raw size of the best stage-1 candidate, clipped to the frame
+    like the state (size in [min_size, W/H]); ``smoothed`` takes the lr-smoothed, clipped new state size
+    (what this project ran before; it is also exactly the crop the next frame's stage 1 will cut). Both are
+    the canonical crop the network was trained on for that box (target centred, exemplar-sized middle).
+  * best cell: the same penalty + cosine-window scoring as stage 1, relative to the stage-2 box (penalty
+    against its size in stage-2 crop pixels, window centred on the stage-1 centre). Why: the
     window now encodes "agree with stage 1" and the penalty rejects cells whose box disagrees in scale or
     shape, while the network can still correct a small centring error of stage 1; a fixed centre cell
     would ignore the stage-2 evidence and a raw argmax could jump to a distractor.
@@ -32,14 +30,16 @@ Two-stage cascade (paper §5, Fig. 7; not in the released code, SPEC §2.9). Sta
 ``track_many`` runs all tracks of a frame with one ``search`` call per stage and one ``refine_at`` call
 on stacked crops and concatenated kernels; scoring and pasting run per track with the same code as
 ``track``, so the only differences come from batched convolution arithmetic.
+
+Host side (crops, paste, mask, polygon): crops and the paste read and write only the pixels they need
+(``siammask.opencv_exact``, bit-identical to the full-frame OpenCV calls); a result keeps its mask as the
+pasted region and builds frame-sized arrays and the polygon only when asked.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,80 +62,25 @@ from siammask.crops import (
     clip_box,
     crop_subwindow,
     crops_to_tensor,
-    mask_polygon,
     mask_square,
     pad_fill_value,
-    paste_mask,
+    paste_mask_region,
     search_crop,
     template_crop_size,
 )
 from siammask.hparams import (
-    CASCADE_MODES,
     TrackerConfigError,
     TrackerHParams,
+    TrackerOptions,
     load_tracker_hparams,
     load_tracker_preset,
 )
 from siammask.model import SearchOutput, TemplateKernels, build_siammask
+from siammask.track_state import PolygonRule, TrackerState, TrackResult
 
 
 class TrackerInputError(ValueError):
     """A frame or box handed to the tracker is unusable (wrong shape/dtype, empty box, frame size change)."""
-
-
-@dataclass
-class TrackerState:
-    """Per-track state, updated in place by ``track``.
-
-    target_pos: (2,) float64 centre (x, y) in frame pixels; target_sz: (2,) float64 (w, h);
-    kernels: this track's cached template kernels (length 1), computed once at init;
-    avg_chans: (3,) float64 per-channel BGR mean of the init frame (crop padding colour);
-    image_hw: frame size at init; score: raw foreground probability of the last step (1.0 after init).
-    """
-
-    target_pos: np.ndarray
-    target_sz: np.ndarray
-    kernels: TemplateKernels
-    avg_chans: np.ndarray
-    image_hw: tuple[int, int]
-    score: float = 1.0
-    frames_tracked: int = 0
-
-    @property
-    def box_xywh(self) -> np.ndarray:
-        """(4,) float64 axis-aligned box (x, y, w, h) of the current state."""
-        return np.concatenate([self.target_pos - self.target_sz / 2, self.target_sz])
-
-    def copy(self) -> TrackerState:
-        """Independent copy (arrays copied; the immutable kernels are shared)."""
-        return dataclasses.replace(
-            self,
-            target_pos=self.target_pos.copy(),
-            target_sz=self.target_sz.copy(),
-            avg_chans=self.avg_chans.copy(),
-        )
-
-
-@dataclass
-class TrackResult:
-    """Output of one step for one track.
-
-    mask: (H, W) bool = mask_prob > seg_thr; mask_prob: (H, W) float32 pasted probabilities, -1 outside the
-    pasted square; polygon: (4, 2) float32 rotated box (minAreaRect) or the unclipped box corners;
-    box: (4,) float64 axis-aligned (x, y, w, h) of the clipped updated state; score: raw foreground
-    probability of the stage-1 best candidate; best_index: its index a*625 + y*25 + x;
-    mask_pos_yx / mask_score: response cell the mask was refined at and its raw foreground probability
-    (stage 2's in the two-stage cascade, else the stage-1 best cell).
-    """
-
-    mask: np.ndarray
-    mask_prob: np.ndarray
-    polygon: np.ndarray
-    box: np.ndarray
-    score: float
-    best_index: int
-    mask_pos_yx: tuple[int, int]
-    mask_score: float
 
 
 def _model_device(model: nn.Module) -> torch.device:
@@ -154,27 +99,32 @@ class SiamMaskTracker:
     """SiamMask tracker over a :class:`siammask.model.SiamMask` (any device; the model is put in eval mode).
 
     hp: preset name ('davis', 'vot', 'tiny'), YAML path, mapping/DictConfig or TrackerHParams.
-    cascade: 'one_stage' (the released tracker) or 'two_stage' (paper §5; see the module docstring).
+    options: TrackerOptions (cascade, stage2_box, box_strategy, max_batch; see siammask.hparams), of which
+    the keyword arguments override single fields; their defaults are TrackerOptions' own.
     timings: set to a dict to accumulate seconds per phase (crop, network, select, paste) for profiling.
+    forward_counts: samples through each network call since construction ('template', 'stage1' and
+    'stage2' searches, 'refine'), e.g. to check which cascade ran.
     """
 
     def __init__(
         self,
         model: nn.Module,
         hp: str | Mapping[str, Any] | TrackerHParams = "davis",
-        cascade: str = "one_stage",
-        max_batch: int = 8,
+        cascade: str | None = None,
+        max_batch: int | None = None,
+        stage2_box: str | None = None,
+        box_strategy: str | None = None,
+        options: TrackerOptions | None = None,
     ) -> None:
-        if max_batch < 1:
-            raise TrackerConfigError(f"SiamMaskTracker: max_batch must be >= 1, got {max_batch}")
-        self.max_batch = max_batch
-        if cascade not in CASCADE_MODES:
-            raise TrackerConfigError(
-                f"SiamMaskTracker: cascade must be one of {CASCADE_MODES}, got {cascade!r}"
-            )
+        self.options = (options or TrackerOptions()).replace(
+            "SiamMaskTracker",
+            cascade=cascade,
+            max_batch=max_batch,
+            stage2_box=stage2_box,
+            box_strategy=box_strategy,
+        )
         self.model = model.eval()
         self.hp = load_tracker_hparams(hp)
-        self.cascade = cascade
         hp_ = self.hp
         model_anchors = getattr(getattr(model, "config", None), "anchor_num", hp_.num_anchors)
         if model_anchors != hp_.num_anchors:
@@ -184,6 +134,19 @@ class SiamMaskTracker:
         self.anchors = anchor_grid(hp_.anchor_ratios, hp_.anchor_scales, hp_.total_stride, hp_.score_size)
         self.window = score_window(hp_.score_size, hp_.num_anchors, hp_.windowing)
         self.timings: dict[str, float] | None = None
+        self.forward_counts = {"template": 0, "stage1": 0, "stage2": 0, "refine": 0}
+
+    @property
+    def cascade(self) -> str:
+        return self.options.cascade
+
+    @property
+    def stage2_box(self) -> str:
+        return self.options.stage2_box
+
+    @property
+    def max_batch(self) -> int:
+        return self.options.max_batch
 
     @classmethod
     def from_preset(
@@ -193,8 +156,10 @@ class SiamMaskTracker:
         device: str | torch.device = "cpu",
         cascade: str | None = None,
         trusted: bool = False,
+        stage2_box: str | None = None,
+        box_strategy: str | None = None,
     ) -> SiamMaskTracker:
-        """Build network + tracker from a preset; a given ``checkpoint`` replaces the preset's path.
+        """Build network + tracker from a preset; given arguments replace the preset's values.
 
         ``trusted`` allows full unpickling of a trusted file (the released ones are torch 0.4 pickles).
         """
@@ -203,7 +168,10 @@ class SiamMaskTracker:
         weights = checkpoint if checkpoint is not None else spec.checkpoint
         if weights is not None:
             load_checkpoint(model, weights, trusted=trusted)
-        return cls(model.to(device), spec.hp, cascade or spec.cascade, max_batch=spec.max_batch)
+        options = spec.options.replace(
+            spec.source, cascade=cascade, stage2_box=stage2_box, box_strategy=box_strategy
+        )
+        return cls(model.to(device), spec.hp, options=options)
 
     @property
     def device(self) -> torch.device:
@@ -252,6 +220,7 @@ class SiamMaskTracker:
             sizes.append(size)
         z = crops_to_tensor(crops, self.device)
         kernels = self.model.template_kernels(z)
+        self.forward_counts["template"] += len(crops)
         image_hw = (int(image_bgr.shape[0]), int(image_bgr.shape[1]))
         return [
             TrackerState(pos, size, kernels[i], avg_chans.copy(), image_hw)
@@ -303,11 +272,11 @@ class SiamMaskTracker:
                     f"tracker: frame is {image_hw} but the track was started on {state.image_hw}"
                 )
         kernels = TemplateKernels.cat([state.kernels for state in states])
-        two_stage = self.cascade == "two_stage"
+        avg_chans = [state.avg_chans for state in states]
 
         # stage 1: search around the previous state, choose the box, update the state
         crops1 = [self._search_crop(state.target_pos, state.target_sz) for state in states]
-        out1 = self._search(image_bgr, crops1, [state.avg_chans for state in states], kernels)
+        out1 = self._search(image_bgr, crops1, avg_chans, kernels, "stage1")
         started = time.perf_counter()
         choices1 = self._choose(out1, crops1, [state.target_sz for state in states])
         new_boxes = [
@@ -316,13 +285,16 @@ class SiamMaskTracker:
         ]
         self._tick("select", started)
 
-        if two_stage:
+        if self.cascade == "two_stage":
             del out1  # free stage-1 feature maps before the second forward
-            clipped = [clip_box(pos, size, image_hw, self.hp.min_size) for pos, size in new_boxes]
-            crops2 = [self._search_crop(pos, size) for pos, size in clipped]
-            out2 = self._search(image_bgr, crops2, [state.avg_chans for state in states], kernels)
+            boxes2 = [
+                self._stage2_box(new_box, crop, choice, image_hw)
+                for new_box, crop, choice in zip(new_boxes, crops1, choices1, strict=True)
+            ]
+            crops2 = [self._search_crop(pos, size) for pos, size in boxes2]
+            out2 = self._search(image_bgr, crops2, avg_chans, kernels, "stage2")
             started = time.perf_counter()
-            mask_choices = self._choose(out2, crops2, [size for _, size in clipped])
+            mask_choices = self._choose(out2, crops2, [size for _, size in boxes2])
             self._tick("select", started)
             mask_probs = self._refine(out2, mask_choices)
             mask_crops = crops2
@@ -341,14 +313,29 @@ class SiamMaskTracker:
         self._tick("paste", started)
         return results
 
+    def _stage2_box(
+        self,
+        new_box: tuple[np.ndarray, np.ndarray],
+        crop: SearchCrop,
+        choice: Candidate,
+        image_hw: tuple[int, int],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(centre, size) stage 2 re-crops on, clipped like the state (see the module docstring)."""
+        pos, size = new_box
+        if self.stage2_box == "best":
+            size = choice.box_in_crop[2:].astype(np.float64) / crop.scale_x
+        return clip_box(pos, size, image_hw, self.hp.min_size)
+
     def _search(
         self,
         image: np.ndarray,
         crops: Sequence[SearchCrop],
         avg_chans: Sequence[np.ndarray],
         kernels: TemplateKernels,
+        stage: str,
     ) -> SearchOutput:
         started = time.perf_counter()
+        self.forward_counts[stage] += len(crops)
         patches = [
             crop_subwindow(image, crop.center, self.hp.instance_size, crop.crop_size, pad_fill_value(avg))
             for crop, avg in zip(crops, avg_chans, strict=True)
@@ -401,6 +388,7 @@ class SiamMaskTracker:
         """One batched refine at each sample's chosen cell -> (N, M, M) float32 probabilities on the CPU."""
         started = time.perf_counter()
         logits = self.model.refine_at(out, [choice.pos_yx for choice in choices])
+        self.forward_counts["refine"] += len(choices)
         side = self.hp.out_size
         if logits.shape[1] != side * side:
             raise TrackerConfigError(
@@ -420,7 +408,7 @@ class SiamMaskTracker:
         mask_prob_crop: np.ndarray,
         image_hw: tuple[int, int],
     ) -> TrackResult:
-        """Paste the mask, build the polygon from the unclipped box, then clip and store the new state."""
+        """Paste the mask region, keep the polygon rule (unclipped box), then clip and store the new state."""
         hp = self.hp
         pos, size = new_box
         square = mask_square(
@@ -432,20 +420,21 @@ class SiamMaskTracker:
             hp.total_stride,
             hp.base_size,
         )
-        mask_prob = paste_mask(mask_prob_crop, square, image_hw)
-        mask = mask_prob > hp.seg_thr
+        x0, y0, region = paste_mask_region(mask_prob_crop, square, image_hw)
         fallback = (pos[0] - size[0] / 2, pos[1] - size[1] / 2, size[0], size[1])
-        polygon = mask_polygon(mask, fallback, hp.min_polygon_area)
+        rule = PolygonRule(self.options.box_strategy, hp.min_polygon_area, fallback)
         state.target_pos, state.target_sz = clip_box(pos, size, image_hw, self.hp.min_size)
         state.score = float(choice.score)
         state.frames_tracked += 1
         return TrackResult(
-            mask=mask,
-            mask_prob=mask_prob,
-            polygon=polygon,
+            mask_prob_region=region,
+            mask_origin=(x0, y0),
+            image_hw=image_hw,
+            seg_thr=hp.seg_thr,
             box=state.box_xywh,
             score=float(choice.score),
             best_index=choice.index,
             mask_pos_yx=mask_choice.pos_yx,
             mask_score=float(mask_choice.score),
+            polygon_rule=rule,
         )

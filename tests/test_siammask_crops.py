@@ -10,13 +10,12 @@ import pytest
 import torch
 
 from siammask.anchors import anchor_grid, anchor_shapes, choose_candidate, decode_boxes, score_window
+from siammask.boxes import box_corners, mask_box
 from siammask.crops import (
-    box_corners,
     clip_box,
     crop_subwindow,
     crop_window,
     crops_to_tensor,
-    mask_polygon,
     mask_square,
     pad_fill_value,
     paste_mask,
@@ -192,6 +191,10 @@ def test_paste_lands_where_the_reference_maps_it() -> None:
     # a constant mask fills exactly the mapped square
     ones = paste_mask(np.ones((side, side), np.float32), square, (height, width))
     np.testing.assert_array_equal(ones[np.ix_(inside_y, inside_x)], 1.0)
+
+
+def mask_polygon(mask: np.ndarray, fallback, min_area: float) -> np.ndarray:
+    return mask_box(mask, (0, 0), fallback, min_area, "mbr")
 
 
 def test_polygon_fallback_when_contour_area_small() -> None:

@@ -1,4 +1,5 @@
-"""The size-independent crop equals the released pad-then-resize crop bit for bit (property test)."""
+"""The size-independent crop and the region paste equal the released pad-then-resize crop and the
+full-frame warpAffine paste bit for bit (property tests)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,19 @@ import cv2
 import numpy as np
 import pytest
 
-from siammask.crops import SPARSE_MIN_SIDE, _crop_reference, _resize_sparse, crop_subwindow, crop_window
+from siammask.crops import (
+    SPARSE_MIN_SIDE,
+    _crop_reference,
+    crop_subwindow,
+    crop_window,
+    paste_mask,
+    paste_mask_region,
+)
+from siammask.opencv_exact import resize_window_sparse
+
+
+def _resize_sparse(image, window, out, fill):
+    return resize_window_sparse(image, window.x0, window.y0, window.size, out, fill)
 
 
 def _padded_resize(image: np.ndarray, center: tuple[float, float], out: int, side: int, fill: np.ndarray):
@@ -99,3 +112,22 @@ def test_large_crop_cost_does_not_grow_with_the_side() -> None:
         new.append(middle - started)
         old.append(time.perf_counter() - middle)
     assert np.median(old) / np.median(new) > 5
+
+
+def test_region_paste_equals_the_full_frame_warp_on_random_squares() -> None:
+    rng = np.random.default_rng(9005)
+    for _ in range(400):
+        height, width = int(rng.integers(2, 800)), int(rng.integers(2, 1400))
+        side = float(np.exp(rng.uniform(np.log(3), np.log(4000))))
+        square = (float(rng.uniform(-side - 5, width + 5)), float(rng.uniform(-side - 5, height + 5)), side)
+        mask_side = int(rng.choice([127, 63]))
+        prob = rng.random((mask_side, mask_side)).astype(np.float32)
+        expected = paste_mask(prob, square, (height, width))
+        x0, y0, region = paste_mask_region(prob, square, (height, width))
+        full = np.full((height, width), -1.0, dtype=np.float32)
+        full[y0 : y0 + region.shape[0], x0 : x0 + region.shape[1]] = region
+        assert full.tobytes() == expected.tobytes(), (height, width, square)
+        if region.size:  # the region is tight: its border rows/columns are reached by the mask
+            assert (region[[0, -1], :] != -1).any(axis=1).all() and (region[:, [0, -1]] != -1).any(
+                axis=0
+            ).all()

@@ -13,10 +13,12 @@ import pytest
 import torch
 from torch import nn
 
-from siammask.crops import box_corners, crop_subwindow, pad_fill_value
-from siammask.hparams import load_tracker_hparams
+from siammask.boxes import box_corners
+from siammask.crops import crop_subwindow, mask_square, pad_fill_value, search_crop
+from siammask.hparams import TrackerConfigError, load_tracker_hparams
 from siammask.model import SearchOutput, TemplateKernels, build_siammask
-from siammask.tracker import SiamMaskTracker, TrackerInputError, TrackerState, TrackResult
+from siammask.track_state import TrackerState, TrackResult
+from siammask.tracker import SiamMaskTracker, TrackerInputError
 
 FRAME_HW = (120, 160)
 DAVIS_HP = {"penalty_k": 0.04, "window_influence": 0.40, "lr": 1.0, "seg_thr": 0.35, "out_size": 127}
@@ -186,24 +188,105 @@ def test_one_stage_step_follows_the_reference_update() -> None:
     assert corners == {(x0, y0), (x1, y0), (x1, y1), (x0, y1)}
 
 
-def test_two_stage_recrops_on_the_stage_one_box_and_pastes_with_its_geometry() -> None:
-    net = ScriptedNet(anchor=2, pos_yx=(13, 14))
-    tracker = SiamMaskTracker(net, DAVIS_HP, cascade="two_stage")
-    frame = _frames(1)[0]
-    state = tracker.init(frame, (50.0, 40.0, 30.0, 20.0))
+class CascadeNet(nn.Module):
+    """Stand-in network for the cascade: search call k puts the foreground at ``cells[k % 2]`` (anchor,
+    y, x) with box size deltas ``log_scales[k % 2]``; its features (p0) are the search crop itself, and
+    ``refine_at`` marks the bright pixels (channel 0 > 200) of the asked cell's exemplar-sized window of the
+    features it is given, so the mask depends on which crop's features are refined, and where."""
+
+    def __init__(self, cells: list[tuple[int, int, int]], log_scales: list[float]) -> None:
+        super().__init__()
+        self.dummy = nn.Parameter(torch.zeros(1))
+        self.cells, self.log_scales = cells, log_scales
+        self.search_inputs: list[torch.Tensor] = []
+        self.refine_positions: list[list[tuple[int, int]]] = []
+
+    def template_kernels(self, z: torch.Tensor) -> TemplateKernels:
+        kernel = z.mean(dim=(1, 2, 3)).view(-1, 1, 1, 1).expand(-1, 1, 5, 5)
+        return TemplateKernels(kernel, kernel, kernel)
+
+    def search(self, x: torch.Tensor, kernels: TemplateKernels, with_mask_head: bool = False) -> SearchOutput:
+        stage = len(self.search_inputs) % 2
+        self.search_inputs.append(x.clone())
+        (anchor, y, x_cell), log_scale, n = self.cells[stage], self.log_scales[stage], x.shape[0]
+        cls = torch.zeros(n, 10, 25, 25)
+        cls[:, 5 + anchor, y, x_cell] = 8.0
+        loc = torch.zeros(n, 20, 25, 25)
+        loc[:, 10 + anchor, y, x_cell] = log_scale  # dw
+        loc[:, 15 + anchor, y, x_cell] = log_scale  # dh
+        empty = torch.zeros(n, 1, 1, 1)
+        return SearchOutput(cls, loc, empty, x.clone(), empty, empty, None)
+
+    def refine_at(self, out: SearchOutput, pos_yx: Sequence[tuple[int, int]]) -> torch.Tensor:
+        self.refine_positions.append(list(pos_yx))
+        bright = torch.nn.functional.pad(out.p0[:, 0] > 200, (64, 64, 64, 64))  # window may leave the crop
+        logits = torch.full((len(pos_yx), 127, 127), -20.0)
+        for i, (y, x) in enumerate(pos_yx):
+            window = bright[
+                i, (y - 4) * 8 + 64 : (y - 4) * 8 + 64 + 127, (x - 4) * 8 + 64 : (x - 4) * 8 + 64 + 127
+            ]
+            logits[i][window] = 20.0
+        return logits.view(len(pos_yx), -1)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max((a | b).sum(), 1))
+
+
+@pytest.mark.parametrize("stage2_box", ["best", "smoothed"])
+def test_two_stage_rechooses_the_cell_on_stage_two_features_and_pastes_with_their_geometry(
+    stage2_box: str,
+) -> None:
+    rng = np.random.default_rng(9006)
+    frame = rng.integers(0, 90, (240, 320, 3), dtype=np.uint8)  # dark texture
+    frame[70:200, 120:260] = 255  # the bright object
+    cell1, cell2 = (2, 7, 18), (2, 14, 10)  # different cells: stage 1 also grows the box by e^0.5
+    net = CascadeNet([cell1, cell2], [0.5, 0.0])
+    hp = dict(DAVIS_HP, lr=0.2)  # a slow size update, so the smoothed and the best box differ
+    tracker = SiamMaskTracker(net, hp, cascade="two_stage", stage2_box=stage2_box)
+    state = tracker.init(frame, (140.0, 100.0, 50.0, 40.0))
+    fill = pad_fill_value(frame.mean(axis=(0, 1)))
+    crop1 = search_crop(state.target_pos, state.target_sz, 0.5, 127, 255)
+    best_center = state.target_pos + np.array([(cell1[2] - 12) * 8, (cell1[1] - 12) * 8]) / crop1.scale_x
+    best_size = np.full(2, 64 * math.exp(0.5) / crop1.scale_x)  # anchor 2 is 64 x 64 crop pixels
     result = tracker.track(frame, state)
-    score = 1 / (1 + math.exp(-4.0))
-    new_pos, new_size, _ = _reference_step((65.0, 50.0), (30.0, 20.0), (64, 64), (13, 14), score, DAVIS_HP)
-    np.testing.assert_allclose(state.target_pos, new_pos, atol=1e-9)  # state from stage 1 only
-    assert len(net.search_inputs) == 2 and net.mask_head_requests == [False, False]
-    assert net.template_calls == 1 and net.refine_positions == [[(13, 14)]]
-    # stage-2 crop: same context rule, centred on the (clipped) stage-1 box
-    _, _, crop2 = _reference_step(new_pos, new_size, (64, 64), (13, 14), score, DAVIS_HP)
-    expected = crop_subwindow(frame, new_pos, 255, crop2, pad_fill_value(frame.mean(axis=(0, 1))))
-    np.testing.assert_array_equal(net.search_inputs[1][0].permute(1, 2, 0).numpy(), expected)
-    x0, y0, x1, y1 = _mask_bbox(result.mask)
-    ex0, ey0, ex1, ey1 = _expected_mask_bbox(new_pos, crop2, (13, 14))
-    assert abs(x0 - ex0) <= 1 and abs(y0 - ey0) <= 1 and abs(x1 - ex1) <= 1 and abs(y1 - ey1) <= 1
+
+    # stage-2 crop: the context rule around the chosen box, centred on the new centre
+    np.testing.assert_allclose(state.target_pos, best_center, atol=1e-9)
+    box2 = best_size if stage2_box == "best" else state.target_sz  # the state holds the smoothed size
+    assert abs(best_size[0] - state.target_sz[0]) > 10  # the two variants crop differently
+    crop2 = search_crop(best_center, box2, 0.5, 127, 255)
+    expected_crop = crop_subwindow(frame, best_center, 255, crop2.crop_size, fill)
+    np.testing.assert_array_equal(net.search_inputs[1][0].permute(1, 2, 0).numpy(), expected_crop)
+    # stage 2 re-chooses its own cell and refines it on its own features
+    assert net.refine_positions == [[cell2[1:]]] and result.mask_pos_yx == cell2[1:]
+    assert result.best_index == cell1[0] * 625 + cell1[1] * 25 + cell1[2]
+    assert tracker.forward_counts == {"template": 1, "stage1": 1, "stage2": 1, "refine": 1}
+    # ... and the mask lands on the object, cut by the frame square of that cell of the stage-2 crop
+    square_x, square_y, side = mask_square(crop2.origin, crop2.crop_size, cell2[1:], 255, 127, 8, 8)
+    ys, xs = np.mgrid[0:240, 0:320]
+    in_square = (xs >= square_x) & (xs < square_x + side) & (ys >= square_y) & (ys < square_y + side)
+    expected = in_square & (frame[:, :, 0] > 200)
+    assert expected.sum() > 1000 and not expected.all(axis=None)
+    assert _iou(result.mask, expected) > 0.9  # 0.97 here; refining stage-1 features gives 0.73
+
+
+def test_tracker_options_are_checked_once_with_one_line_errors(tiny_net: nn.Module) -> None:
+    with pytest.raises(TrackerConfigError, match="SiamMaskTracker: stage2_box must be one of"):
+        SiamMaskTracker(tiny_net, TINY_HP, cascade="two_stage", stage2_box="largest")
+    with pytest.raises(TrackerConfigError, match="box_strategy must be one of"):
+        SiamMaskTracker(tiny_net, TINY_HP, box_strategy="ellipse")
+    with pytest.raises(TrackerConfigError, match="<mapping>: cascade must be one of"):
+        SiamMaskTracker.from_preset({"model": "tiny", "hp": {}, "cascade": "three_stage"})
+    preset = {"model": "tiny", "checkpoint": None, "hp": {"out_size": 127}, "stage2_box": "smoothed"}
+    tracker = SiamMaskTracker.from_preset(preset, cascade="two_stage", box_strategy="min_max")
+    assert (tracker.cascade, tracker.stage2_box, tracker.options.box_strategy) == (
+        "two_stage",
+        "smoothed",
+        "min_max",
+    )
+    default = SiamMaskTracker(tiny_net, TINY_HP)
+    assert (default.cascade, default.stage2_box, default.max_batch) == ("one_stage", "best", 8)
 
 
 def test_clip_and_polygon_fallback_use_unclipped_box() -> None:

@@ -1,0 +1,122 @@
+"""What the tracker keeps per track (``TrackerState``) and returns per step (``TrackResult``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from siammask.boxes import mask_box
+from siammask.model import TemplateKernels
+
+
+@dataclass
+class TrackerState:
+    """Per-track state, updated in place by the tracker (``track``, ``recenter``); callers only read it.
+
+    target_pos: (2,) float64 centre (x, y) in frame pixels; target_sz: (2,) float64 (w, h);
+    kernels: this track's cached template kernels (length 1), computed once at init;
+    avg_chans: (3,) float64 per-channel BGR mean of the init frame (crop padding colour);
+    image_hw: frame size at init; score: raw foreground probability of the last step (1.0 after init).
+    """
+
+    target_pos: np.ndarray
+    target_sz: np.ndarray
+    kernels: TemplateKernels
+    avg_chans: np.ndarray
+    image_hw: tuple[int, int]
+    score: float = 1.0
+    frames_tracked: int = 0
+
+    @property
+    def box_xywh(self) -> np.ndarray:
+        """(4,) float64 axis-aligned box (x, y, w, h) of the current state."""
+        return np.concatenate([self.target_pos - self.target_sz / 2, self.target_sz])
+
+    def copy(self) -> TrackerState:
+        """Independent copy (arrays copied; the immutable kernels are shared)."""
+        return dataclasses.replace(
+            self,
+            target_pos=self.target_pos.copy(),
+            target_sz=self.target_sz.copy(),
+            avg_chans=self.avg_chans.copy(),
+        )
+
+
+@dataclass(frozen=True)
+class PolygonRule:
+    """How ``TrackResult.polygon`` is fitted: strategy (siammask.boxes), the minimum contour area, and the
+    box used below it (the unclipped new box, as the released tracker)."""
+
+    strategy: str
+    min_area: float
+    fallback_box_xywh: tuple[float, float, float, float]
+
+
+@dataclass(eq=False)
+class TrackResult:
+    """Output of one step for one track.
+
+    The mask is kept as the region of the frame the pasted mask reaches (the frame is -1 / False outside):
+    mask_prob_region: (h, w) float32 probabilities at column, row ``mask_origin``; ``mask_region`` /
+    ``mask_box`` give the thresholded region and its (x0, y0, x1, y1) bounds, so a caller can encode or
+    compare masks without touching the whole frame. ``mask`` ((H, W) bool = mask_prob > seg_thr),
+    ``mask_prob`` ((H, W) float32, -1 outside the pasted square) and ``polygon`` ((4, 2) float32 corners by
+    the tracker's box strategy) are computed on first access.
+    box: (4,) float64 axis-aligned (x, y, w, h) of the clipped updated state; score: raw foreground
+    probability of the stage-1 best candidate; best_index: its index a*625 + y*25 + x;
+    mask_pos_yx / mask_score: response cell the mask was refined at and its raw foreground probability
+    (stage 2's in the two-stage cascade, else the stage-1 best cell).
+    """
+
+    mask_prob_region: np.ndarray
+    mask_origin: tuple[int, int]
+    image_hw: tuple[int, int]
+    seg_thr: float
+    box: np.ndarray
+    score: float
+    best_index: int
+    mask_pos_yx: tuple[int, int]
+    mask_score: float
+    polygon_rule: PolygonRule
+
+    @property
+    def mask_box(self) -> tuple[int, int, int, int]:
+        """(x0, y0, x1, y1), ends exclusive: the frame region outside which the mask is False."""
+        x0, y0 = self.mask_origin
+        return x0, y0, x0 + self.mask_prob_region.shape[1], y0 + self.mask_prob_region.shape[0]
+
+    @functools.cached_property
+    def mask_region(self) -> np.ndarray:
+        """(h, w) bool: mask_prob_region > seg_thr."""
+        return self.mask_prob_region > self.seg_thr
+
+    @functools.cached_property
+    def mask_prob(self) -> np.ndarray:
+        """(H, W) float32 pasted probabilities, -1 outside the region."""
+        full = np.full(self.image_hw, -1.0, dtype=np.float32)
+        x0, y0, x1, y1 = self.mask_box
+        full[y0:y1, x0:x1] = self.mask_prob_region
+        return full
+
+    @functools.cached_property
+    def mask(self) -> np.ndarray:
+        """(H, W) bool frame mask."""
+        full = np.zeros(self.image_hw, dtype=bool)
+        x0, y0, x1, y1 = self.mask_box
+        full[y0:y1, x0:x1] = self.mask_region
+        return full
+
+    @functools.cached_property
+    def polygon(self) -> np.ndarray:
+        """(4, 2) float32 box of the mask by the rule's strategy, or the fallback box's corners."""
+        rule = self.polygon_rule
+        return mask_box(
+            self.mask_region,
+            self.mask_origin,
+            rule.fallback_box_xywh,
+            rule.min_area,
+            rule.strategy,
+        )
