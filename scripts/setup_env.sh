@@ -33,6 +33,19 @@ fi
 $PIP install -q --no-deps --find-links "$WHEELHOUSE" "mmcv==$MMCV_VERSION"
 $PIP install -q --find-links "$WHEELHOUSE" -e ".[dev]"
 
+# The vis-report browser test drives Debian's Chromium: install it when missing and apt is usable
+# (root, or sudo without a password). Without it tests/test_report.py fails, saying how to install it.
+if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null && command -v apt-get >/dev/null; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo -n"
+    APT_LOG=$(mktemp)
+    echo "[setup] installing chromium with apt-get (for the vis-report browser test)..."
+    if { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium; } >"$APT_LOG" 2>&1; then
+        rm -f "$APT_LOG"
+    else
+        echo "[setup] warning: apt-get could not install chromium (log: $APT_LOG); tests/test_report.py will fail" >&2
+    fi
+fi
+
 "$VENV/bin/python" -c "import torch, mmcv, mmcv.ops, mmdet, cv2, pycocotools; print('[setup] torch', torch.__version__, '| mmcv', mmcv.__version__, '| mmdet', mmdet.__version__, '| opencv', cv2.__version__)"
 touch "$STAMP"
 echo "[setup] done in $(( $(date +%s) - start )) s"
