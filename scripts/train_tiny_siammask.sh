@@ -5,7 +5,7 @@
 #       configs/train/siammask_tiny.yaml from scratch (20 epochs x 1000 pairs).
 #   VARIANT=v2 (default, weights/tiny_siammask_v2.*): also vis-synth seed 1001, 200 videos at 640x360;
 #       configs/train/siammask_tiny_finetune.yaml: fine-tunes weights/tiny_siammask.pth (v1) on both sets
-#       with distractor-centred pairs (36 epochs x 1000 pairs, epoch snapshots every 2 epochs).
+#       with distractor-centred pairs (20 epochs x 1000 pairs, a snapshot per epoch).
 # Training is resumable: re-running the script continues from RUN_DIR/last.pth.
 # Release: RUN_DIR/last.pth, or CHECKPOINT=RUN_DIR/epoch_NNN.pth (the one chosen on the tuning seeds),
 # exported as float16 weights/tiny_siammask[_v2].pth + the resolved config .yaml + the curve .png.
