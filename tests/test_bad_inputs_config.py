@@ -18,7 +18,12 @@ from vis_pipeline.pipeline import RunFailed, run_pipeline
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_synth(tmp_path_factory.mktemp("gt") / "synth", videos=2, seed=7, frames=4)
+    data = make_synth(
+        tmp_path_factory.mktemp("gt") / "synth", videos=2, seed=7, frames=4, objects_range=(2, 3)
+    )
+    annotated = {a["video_id"] for a in json.loads((data / "annotations.json").read_text())["annotations"]}
+    assert annotated == {1, 2}  # both videos have GT tracks (the scoring tests need the second one)
+    return data
 
 
 def edit_gt(dataset: Path, out: Path, edit: Callable[[dict], object]) -> Path:
@@ -33,36 +38,64 @@ def set_first(gt: dict, key: str, value: object) -> None:
     gt["annotations"][0][key] = value
 
 
-GT_PROBLEMS = {
+# Problems of one video's GT: that video fails alone (one line naming the file and the video); the
+# other video is run and scored, and metrics.json says which video was left out.
+GT_VIDEO_PROBLEMS = {
     "segmentations_not_one_per_frame": (
         lambda gt: gt["annotations"][0]["segmentations"].pop(),
-        "3 segmentations but video",
+        "3 segmentations but the video has 4 frames",
     ),
     "rle_of_another_size": (
         lambda gt: next(s for s in gt["annotations"][0]["segmentations"] if s).update(size=[60, 80]),
-        "RLE size [60, 80] != [height, width] = [120, 160]",
+        "RLE size [60, 80] != video size [120, 160]",
     ),
-    "track_of_unknown_video": (lambda gt: set_first(gt, "video_id", 99), "unknown video_id 99"),
     "track_of_unknown_category": (lambda gt: set_first(gt, "category_id", 77), "unknown category_id 77"),
-    "length_not_file_names": (lambda gt: gt["videos"][1].update(length=9), "length 9 != 4 file_names"),
-    "duplicate_video_id": (lambda gt: gt["videos"][1].update(id=1), "duplicate video id 1"),
     "undecodable_segmentation": (
         lambda gt: set_first(gt, "segmentations", [[[1.0, "x"]]] + [None] * 3),
         "frame 0: undecodable segmentation",
     ),
+    "length_not_file_names": (lambda gt: gt["videos"][0].update(length=9), "length 9 != 4 file_names"),
 }
 
 
-@pytest.mark.parametrize("problem", sorted(GT_PROBLEMS))
-def test_contradictory_gt_stops_the_run_with_one_line_naming_the_file(
+@pytest.mark.parametrize("problem", sorted(GT_VIDEO_PROBLEMS))
+def test_a_broken_video_in_the_gt_fails_alone_and_the_others_are_scored(
     dataset: Path, tmp_path: Path, problem: str
 ) -> None:
-    edit, words = GT_PROBLEMS[problem]
+    edit, words = GT_VIDEO_PROBLEMS[problem]
     ann = edit_gt(dataset, tmp_path / "gt.json", edit)
+    run = tmp_path / "run"
     with pytest.raises(RunFailed) as error:
-        run_pipeline(compose_run_cfg(run_overrides(dataset, f"data.ann={ann}")), tmp_path / "run")
+        run_pipeline(compose_run_cfg(run_overrides(dataset, f"data.ann={ann}", "evaluate=true")), run)
     message = str(error.value)
     assert str(ann) in message and words in message and "\n" not in message
+    assert "synth00001 (1)" in message and "1 video(s) failed" in message
+    assert (run / "videos" / "2.json").is_file() and not (run / "videos" / "1.json").exists()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["scored_videos"] == 1 and metrics["left_out_videos"] == [
+        {"video_id": 1, "name": "synth00001"}
+    ]
+    assert 0.0 <= metrics["AP"] <= 1.0
+
+
+def test_duplicate_video_ids_stop_the_run_at_startup(dataset: Path, tmp_path: Path) -> None:
+    ann = edit_gt(dataset, tmp_path / "gt.json", lambda gt: gt["videos"][1].update(id=1))
+    with pytest.raises(RunFailed) as error:
+        run_pipeline(compose_run_cfg(run_overrides(dataset, f"data.ann={ann}")), tmp_path / "run")
+    assert str(ann) in str(error.value) and "duplicate video id 1" in str(error.value)
+    assert not (tmp_path / "run" / "videos").exists()
+
+
+def test_annotation_of_an_unknown_video_is_dropped_with_a_warning(
+    dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    ann = edit_gt(dataset, tmp_path / "gt.json", lambda gt: set_first(gt, "video_id", 99))
+    run_pipeline(
+        compose_run_cfg(run_overrides(dataset, f"data.ann={ann}", "evaluate=true")), tmp_path / "run"
+    )
+    err = capsys.readouterr().err
+    assert "warning" in err and str(ann) in err and "unknown video_id 99" in err
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["scored_videos"] == 2
 
 
 def test_malformed_gt_json(dataset: Path, tmp_path: Path) -> None:

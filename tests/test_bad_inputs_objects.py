@@ -15,7 +15,7 @@ from conftest import compose_run_cfg, run_overrides
 from vis_pipeline.build import build_tracker
 from vis_pipeline.masks import decode_rle, encode_mask
 from vis_pipeline.pipeline import run_pipeline
-from vis_pipeline.track.lifecycle import LifecycleConfig
+from vis_pipeline.track.association import AssociationConfig
 from vis_pipeline.track.mot import MultiObjectTracker
 from vis_pipeline.types import Detections
 
@@ -37,6 +37,9 @@ class ShiftingTracker:
 
     def init_many(self, image_bgr: np.ndarray, boxes_xywh: Sequence[Sequence[float]]) -> list[list[int]]:
         return [[int(round(v)) for v in box] for box in boxes_xywh]
+
+    def recenter(self, state: list[int], box_xywh: Sequence[float], weight: float) -> None:
+        state[:] = [int(round((1 - weight) * s + weight * b)) for s, b in zip(state, box_xywh, strict=True)]
 
     def track_many(self, image_bgr: np.ndarray, states: list[list[int]]) -> list[Prediction]:
         predictions = []
@@ -69,7 +72,7 @@ def test_500_detections_in_one_frame_are_tracked_and_associated_correctly() -> N
     origins = [(1 + pitch * (i % columns), 1 + pitch * (i // columns)) for i in range(500)]
     height, width = 1 + pitch * 20, 2 + pitch * columns
     image = np.zeros((height, width, 3), np.uint8)
-    mot = MultiObjectTracker(ShiftingTracker(height, width), LifecycleConfig(output_mask="detection"))
+    mot = MultiObjectTracker(ShiftingTracker(height, width), AssociationConfig(output_mask="detection"))
     mot.step(0, image, grid_detections(height, width, origins, range(500), 0, side))
     assert len(mot.tracks) == 500
     # frame 1: squares moved 2 px (the stand-in predicts 1 px: IoU 0.6 with the right square,

@@ -120,10 +120,13 @@ def test_malformed_json_and_garbage_segmentation(tmp_path: Path) -> None:
         load_ytvis_annotations(path)
     data = _gt()
     data["annotations"][1]["segmentations"][2] = {"size": [HEIGHT, WIDTH], "counts": [3, "x", None]}
-    gt = load_ytvis_annotations(_write(tmp_path, data))
-    with pytest.raises(DataError) as exc:
-        gt.track_masks(gt.tracks[1])
-    assert "annotation 2 frame 2" in str(exc.value) and str(tmp_path / "gt.json") in str(exc.value)
+    with pytest.raises(DataError) as exc:  # caught up front, without decoding every mask
+        load_ytvis_annotations(_write(tmp_path, data))
+    assert "(id 2) of video 3 frame 2: undecodable" in str(exc.value)
+    assert str(tmp_path / "gt.json") in str(exc.value)
+    # a per-video problem in non-strict mode: that video is recorded, the file still loads
+    gt = load_ytvis_annotations(_write(tmp_path, data), strict=False)
+    assert set(gt.problems) == {3} and "undecodable" in gt.problems[3] and gt.tracks_of(3) == []
 
 
 def test_test_set_file_without_annotations_loads(tmp_path: Path) -> None:

@@ -275,7 +275,7 @@ def test_clear_one_line_errors(tmp_path: Path) -> None:
     assert "results must be a JSON list" in _error(gt, {"results": []})
     assert "missing.json: results file not found" in _error(gt, tmp_path / "missing.json")
     (tmp_path / "bad.json").write_text("[{")
-    assert "bad.json: not valid JSON" in _error(gt, tmp_path / "bad.json")
+    assert "bad.json: malformed results at line 1" in _error(gt, tmp_path / "bad.json")
 
 
 def test_metrics_table_lists_stats_and_defined_categories() -> None:

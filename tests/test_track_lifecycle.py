@@ -5,11 +5,49 @@ from dataclasses import dataclass
 import numpy as np
 
 from vis_pipeline.masks import decode_rle, encode_mask
-from vis_pipeline.track.lifecycle import LifecycleConfig, TrackState
+from pathlib import Path
+
+import pytest
+import yaml
+from hydra import compose, initialize_config_dir
+
+from vis_pipeline.track.association import AssociationConfig
+from vis_pipeline.track.lifecycle import TrackState
 from vis_pipeline.track.mot import MultiObjectTracker
 from vis_pipeline.types import Detections
 
+PRESETS = Path(__file__).resolve().parents[1] / "configs" / "association"
 H, W = 60, 100
+
+
+def preset(name: str, **overrides) -> AssociationConfig:
+    """A shipped association preset (``configs/association/<name>.yaml``) with overrides."""
+    return AssociationConfig(**{**yaml.safe_load((PRESETS / f"{name}.yaml").read_text()), **overrides})
+
+
+def test_python_defaults_equal_the_default_preset_as_vis_run_composes_it():
+    from vis_pipeline.cli import CONFIG_DIR
+    from vis_pipeline.cli.run import register_resolvers
+
+    register_resolvers()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base=None):
+        cfg = compose("run", ["data.frames=x"])
+    composed = dict(cfg.association)
+    assert set(composed) == set(AssociationConfig.__dataclass_fields__)
+    assert AssociationConfig(**composed) == AssociationConfig()
+
+
+def test_paper_preset_has_none_of_the_extras():
+    paper = preset("paper")
+    assert (paper.class_gate, paper.det_box_weight, paper.recover_min_affinity, paper.bridge_gaps) == (
+        False, 0.0, 0.0, False,
+    )  # fmt: skip
+    assert paper.output_mask == "tracker"
+    assert set(yaml.safe_load((PRESETS / "paper.yaml").read_text())) == set(
+        AssociationConfig.__dataclass_fields__
+    )
+
+
 IMAGE = np.zeros((H, W, 3), np.uint8)
 
 
@@ -75,7 +113,7 @@ def dets(*items: tuple[np.ndarray, float, int]) -> Detections:
     return Detections(np.array(boxes).reshape(-1, 4), scores, labels, masks) if items else Detections.empty()
 
 
-def run(frames: list[Detections], cfg: LifecycleConfig, tracker=None):
+def run(frames: list[Detections], cfg: AssociationConfig, tracker=None):
     mot = MultiObjectTracker(tracker or ConstantVelocityTracker(), cfg)
     for t, d in enumerate(frames):
         mot.step(t, IMAGE, d)
@@ -87,17 +125,19 @@ def present(entry: dict) -> list[int]:
     return [i for i, s in enumerate(entry["segmentations"]) if s is not None]
 
 
-def test_birth_needs_score():
+@pytest.mark.parametrize("name", ["paper", "default"])
+def test_birth_needs_score(name):
     frames = [dets((rect(10, 10), 0.9, 1), (rect(60, 30), 0.3, 2))] * 3
-    mot, res = run(frames, LifecycleConfig(birth_score=0.5))
+    mot, res = run(frames, preset(name, birth_score=0.5))
     assert len(mot.tracks) == 1 and len(res) == 1
     assert res[0]["video_id"] == 7 and res[0]["category_id"] == 1
     assert present(res[0]) == [0, 1, 2]
 
 
-def test_death_after_max_lost_and_trailing_gap_dropped():
+@pytest.mark.parametrize("name", ["paper", "default"])
+def test_death_after_max_lost_and_trailing_gap_dropped(name):
     frames = [dets((rect(10, 10), 0.9, 1))] * 4 + [Detections.empty()] * 6
-    mot, res = run(frames, LifecycleConfig(max_lost=2))
+    mot, res = run(frames, preset(name, max_lost=2))
     (track,) = mot.tracks
     assert track.state is TrackState.REMOVED
     # The tracker kept predicting on frames 4..6 but the track died: those frames are null.
@@ -105,24 +145,28 @@ def test_death_after_max_lost_and_trailing_gap_dropped():
     assert len(res[0]["segmentations"]) == 10
 
 
-def test_occlusion_and_reappearance_bridged_by_tracker():
+@pytest.mark.parametrize(("name", "expected"), [("default", list(range(8))), ("paper", [0, 1, 2, 5, 6, 7])])
+def test_occlusion_and_reappearance_bridged_by_tracker_unless_paper(name, expected):
     obj = rect(20, 20)
     frames = [dets((obj, 0.9, 3))] * 3 + [Detections.empty()] * 2 + [dets((obj, 0.8, 3))] * 3
-    mot, res = run(frames, LifecycleConfig(max_lost=3))
+    mot, res = run(frames, preset(name, max_lost=3))
     assert len(mot.tracks) == 1 and len(res) == 1
-    assert present(res[0]) == list(range(8))  # frames 3-4 come from the tracker
-    assert np.array_equal(decode_rle(res[0]["segmentations"][4]), obj)
+    assert present(res[0]) == expected  # default: frames 3-4 come from the tracker (bridge_gaps)
+    if name == "default":
+        assert np.array_equal(decode_rle(res[0]["segmentations"][4]), obj)
 
 
-def test_reappearance_after_death_is_a_new_track():
+@pytest.mark.parametrize("name", ["paper", "default"])
+def test_reappearance_after_death_is_a_new_track(name):
     obj = rect(20, 20)
     frames = [dets((obj, 0.9, 3))] * 2 + [Detections.empty()] * 4 + [dets((obj, 0.9, 3))] * 2
-    mot, res = run(frames, LifecycleConfig(max_lost=1))
+    mot, res = run(frames, preset(name, max_lost=1))
     assert [t.track_id for t in mot.tracks] == [1, 2]
     assert sorted(present(r) for r in res) == [[0, 1], [6, 7]]
 
 
-def test_two_crossing_objects_keep_identities():
+@pytest.mark.parametrize("name", ["paper", "default"])
+def test_two_crossing_objects_keep_identities(name):
     # A moves right, B moves left, same category; they overlap around frame 5.
     def velocity(box):
         return (4.0, 0.0) if box[0] < 50 else (-4.0, 0.0)
@@ -132,7 +176,7 @@ def test_two_crossing_objects_keep_identities():
         a, b = rect(10 + 4 * t, 20), rect(78 - 4 * t, 24)
         items = [(a, 0.9, 1), (b, 0.8, 1)]
         frames.append(dets(*(items if t % 2 else items[::-1])))  # detection order must not matter
-    mot, res = run(frames, LifecycleConfig(iou_thr=0.3, birth_max_iou=0.3), ConstantVelocityTracker(velocity))
+    mot, res = run(frames, preset(name, iou_thr=0.3, birth_max_iou=0.3), ConstantVelocityTracker(velocity))
     assert len(mot.tracks) == 2
     track_a = next(t for t in mot.tracks if np.array_equal(decode_rle(t.masks[0]), rect(10, 20)))
     track_b = next(t for t in mot.tracks if t is not track_a)
@@ -141,28 +185,30 @@ def test_two_crossing_objects_keep_identities():
     assert all(len(t.masks) == 11 for t in mot.tracks)
 
 
-def test_more_detections_than_tracks_and_vice_versa():
+@pytest.mark.parametrize("name", ["paper", "default"])
+def test_more_detections_than_tracks_and_vice_versa(name):
     frames = [
         dets((rect(5, 5), 0.9, 1)),
         dets((rect(5, 5), 0.9, 1), (rect(40, 30), 0.9, 2), (rect(80, 5), 0.7, 2)),
         dets((rect(40, 30), 0.9, 2)),
     ]
-    mot, res = run(frames, LifecycleConfig(max_lost=5))
+    mot, res = run(frames, preset(name, max_lost=5))
     assert len(mot.tracks) == 3
     assert [t.state for t in mot.tracks] == [TrackState.REMOVED] * 3  # finish() closes all
     by_cat = sorted((r["category_id"], present(r)) for r in res)
     assert by_cat == [(1, [0, 1]), (2, [1]), (2, [1, 2])]
 
 
-def test_empty_frames_give_no_tracks_and_empty_video_no_results():
-    mot, res = run([Detections.empty()] * 4, LifecycleConfig())
+@pytest.mark.parametrize("name", ["paper", "default"])
+def test_empty_frames_give_no_tracks_and_empty_video_no_results(name):
+    mot, res = run([Detections.empty()] * 4, preset(name))
     assert mot.tracks == [] and res == []
 
 
 def test_category_vote_is_score_weighted_and_score_has_length_factor():
     obj = rect(30, 20)
     frames = [dets((obj, 0.9, 2)), dets((obj, 0.5, 4)), dets((obj, 0.5, 4)), dets((obj, 0.3, 4))]
-    _, res = run(frames, LifecycleConfig(birth_score=0.5, full_score_hits=8))
+    _, res = run(frames, preset("paper", birth_score=0.5, full_score_hits=8))
     assert res[0]["category_id"] == 4  # 1.3 for class 4 beats 0.9 for class 2
     np.testing.assert_allclose(res[0]["score"], (0.9 + 0.5 + 0.5 + 0.3) / 4 * (4 / 8), rtol=1e-6)
 
@@ -170,7 +216,7 @@ def test_category_vote_is_score_weighted_and_score_has_length_factor():
 def test_topk_and_output_policy():
     objs = [rect(8 * i, 0, 6, 6) for i in range(12)]
     frames = [dets(*[(m, 0.5 + 0.04 * i, 1) for i, m in enumerate(objs)])] * 2
-    _, res = run(frames, LifecycleConfig(birth_max_iou=0.9))
+    _, res = run(frames, preset("paper", birth_max_iou=0.9))
     assert len(res) == 10
     scores = [r["score"] for r in res]
     assert scores == sorted(scores, reverse=True)
@@ -179,7 +225,7 @@ def test_topk_and_output_policy():
     half = rect(40, 20, 20, 14)
     frames = [dets((big, 0.9, 1)), dets((half, 0.9, 1))]
     for policy, expected in [("tracker", big), ("detection", half), ("fused", big | half)]:
-        _, res = run(frames, LifecycleConfig(output_mask=policy))
+        _, res = run(frames, preset("paper", output_mask=policy))
         assert np.array_equal(decode_rle(res[0]["segmentations"][1]), expected), policy
 
 
@@ -187,9 +233,9 @@ def test_det_box_weight_recenters_the_tracker_on_matched_detections():
     # A static stand-in tracker and an object moving 4 px per frame: without re-centring the
     # prediction falls behind until IoU < iou_thr and tracks fragment; with weight 1 one track.
     frames = [dets((rect(10 + 4 * t, 20), 0.9, 1)) for t in range(8)]
-    drifting, _ = run(frames, LifecycleConfig(det_box_weight=0.0))
+    drifting, _ = run(frames, preset("paper", det_box_weight=0.0))
     assert len(drifting.tracks) > 1
-    followed, res = run(frames, LifecycleConfig(det_box_weight=1.0))
+    followed, res = run(frames, preset("paper", det_box_weight=1.0))
     assert len(followed.tracks) == 1 and present(res[0]) == list(range(8))
 
 
@@ -199,12 +245,12 @@ def test_recovery_stage_relinks_a_track_the_tracker_lost():
         return (30.0, 0.0)
 
     frames = [dets((rect(20 + t, 20), 0.9, 1)) for t in range(4)]
-    without, _ = run(frames, LifecycleConfig(), ConstantVelocityTracker(runaway))
+    without, _ = run(frames, preset("paper"), ConstantVelocityTracker(runaway))
     assert len(without.tracks) == 4  # every frame births a new track
-    mot, res = run(frames, LifecycleConfig(recover_min_affinity=0.5), ConstantVelocityTracker(runaway))
+    cfg = preset("paper", recover_min_affinity=0.5, output_mask="detection")
+    mot, res = run(frames, cfg, ConstantVelocityTracker(runaway))
     assert len(mot.tracks) == 1 and present(res[0]) == [0, 1, 2, 3]
-    # recovered frames output the detection's mask
-    assert np.array_equal(decode_rle(res[0]["segmentations"][3]), rect(23, 20))
+    assert np.array_equal(decode_rle(res[0]["segmentations"][3]), rect(23, 20))  # output_mask=detection
 
 
 def test_class_gate_stops_a_drifted_track_stealing_another_class():
@@ -213,17 +259,30 @@ def test_class_gate_stops_a_drifted_track_stealing_another_class():
         return (10.0, 0.0) if box[0] < 30 else (0.0, 0.0)
 
     frames = [dets((rect(10, 20), 0.9, 1)), dets((rect(20, 20), 0.9, 2))]
-    cfg = LifecycleConfig(det_box_weight=0.0)
+    cfg = preset("paper", det_box_weight=0.0)
     open_mot, _ = run(frames, cfg, ConstantVelocityTracker(to_the_right))
     assert len(open_mot.tracks) == 1  # without gating the class-1 track takes the class-2 detection
-    gated, res = run(frames, LifecycleConfig(class_gate=True), ConstantVelocityTracker(to_the_right))
-    assert len(gated.tracks) == 2 and sorted(r["category_id"] for r in res) == [1, 2]
+    assert open_mot.tracks[0].hits == 2  # ... and votes with it
+    gated, res = run(frames, preset("paper", class_gate=True), ConstantVelocityTracker(to_the_right))
+    # gated: the class-2 detection is not the track's (hits stay 1, category 1); it starts no
+    # duplicate track either, since it lies under a live prediction (births use the raw IoU)
+    assert len(gated.tracks) == 1 and gated.tracks[0].hits == 1 and res[0]["category_id"] == 1
+
+
+@pytest.mark.parametrize("name", ["paper", "default"])
+def test_a_class_flip_of_the_detector_never_births_a_duplicate(name):
+    obj = rect(30, 20)
+    labels = [1, 1, 2, 2, 1, 1]
+    frames = [dets((obj, 0.9, label)) for label in labels]
+    mot, res = run(frames, preset(name), ConstantVelocityTracker())
+    assert len(mot.tracks) == 1 and len(res) == 1
+    assert res[0]["category_id"] == 1
 
 
 def test_bridge_gaps_off_outputs_only_matched_frames():
     obj = rect(20, 20)
     frames = [dets((obj, 0.9, 3))] * 2 + [Detections.empty()] + [dets((obj, 0.9, 3))] * 2
-    _, res = run(frames, LifecycleConfig(bridge_gaps=False))
+    _, res = run(frames, preset("paper", bridge_gaps=False))
     assert present(res[0]) == [0, 1, 3, 4]
 
 
@@ -244,6 +303,47 @@ def test_births_after_a_recovery_in_the_same_frame():
 
     a, b, c = rect(60, 5), rect(20, 20), rect(80, 40)
     frames = [dets((a, 0.9, 1), (b, 0.9, 1)), dets((a, 0.9, 1), (rect(21, 20), 0.9, 1), (c, 0.9, 1))]
-    mot, res = run(frames, LifecycleConfig(recover_min_affinity=0.3), ConstantVelocityTracker(velocity))
+    mot, res = run(frames, preset("paper", recover_min_affinity=0.3), ConstantVelocityTracker(velocity))
     assert len(mot.tracks) == 3
     assert sorted(present(r) for r in res) == [[0, 1], [0, 1], [1]]
+
+
+def _runaway_left_objects(box):
+    return (30.0, 0.0) if box[0] < 30 else (0.0, 0.0)
+
+
+def test_recovered_track_drops_the_gap_frames_siammask_produced_while_lost():
+    # Detector misses frames 1-2 while the stand-in runs away (its masks there are drift); at frame
+    # 3 the object is detected where it was: the recovery re-links it and frames 1-2 stay null.
+    obj = rect(20, 20)
+    frames = [dets((obj, 0.9, 1)), Detections.empty(), Detections.empty(), dets((obj, 0.9, 1))]
+    mot, res = run(frames, preset("default"), ConstantVelocityTracker(_runaway_left_objects))
+    assert len(mot.tracks) == 1
+    assert present(res[0]) == [0, 3]
+
+
+@pytest.mark.parametrize("policy", ["tracker", "detection", "fused"])
+def test_recovered_frame_respects_output_mask(policy):
+    # At frame 1 the stand-in has run away; the recovery re-centres it on the detection and searches
+    # again, which (for this stand-in) lands 30 px right of the detection: that is the tracker mask.
+    obj = rect(20, 20)
+    frames = [dets((obj, 0.9, 1)), dets((obj, 0.9, 1))]
+    cfg = preset("paper", recover_min_affinity=0.3, output_mask=policy)
+    mot, res = run(frames, cfg, ConstantVelocityTracker(_runaway_left_objects))
+    assert len(mot.tracks) == 1
+    expected = {"tracker": rect(50, 20), "detection": obj, "fused": obj | rect(50, 20)}[policy]
+    assert np.array_equal(decode_rle(res[0]["segmentations"][1]), expected)
+
+
+def test_recovery_never_takes_a_new_object_nearer_another_live_track():
+    # A (class 1) is lost at frame 1; B (class 2) is tracked; a new class-1 object D appears right
+    # next to B, still within A's recovery radius: it is B's neighbour, not A, and starts a track.
+    a, b, d = rect(10, 20), rect(60, 20), rect(50, 20)
+    frames = [dets((a, 0.9, 1), (b, 0.9, 2)), dets((b, 0.9, 2), (d, 0.9, 1))]
+    cfg = preset("paper", recover_min_affinity=0.1)
+    mot, res = run(
+        frames, cfg, ConstantVelocityTracker(lambda box: (0.0, 30.0) if box[0] < 30 else (0.0, 0.0))
+    )
+    assert len(mot.tracks) == 3
+    track_a = mot.tracks[0]
+    assert sorted(track_a.masks) == [0]  # A was not re-linked to D

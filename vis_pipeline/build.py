@@ -13,7 +13,11 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from vis_pipeline.detect.cache import DetectionCache
+from vis_pipeline.settings import RunSettings, SettingsError, ShardSettings, check_device, check_section
 from vis_pipeline.track.association import AssociationConfig
+
+# Config groups of configs/run.yaml (each checked by its own schema or builder).
+GROUPS = ("data", "detector", "tracker", "association", "shard")
 
 # Seed of the tracker's random init when tracker.checkpoint is null (tests, timing runs).
 RANDOM_INIT_SEED = 0
@@ -67,11 +71,52 @@ def build_tracker(tracker_cfg: DictConfig, device: str) -> Any:
 
 
 def build_lifecycle(association_cfg: DictConfig) -> AssociationConfig:
-    """The association/lifecycle rules of ``configs/association/<preset>.yaml``."""
+    """The association/lifecycle rules of ``configs/association/<preset>.yaml``, checked."""
+    return check_section(AssociationConfig, plain(association_cfg), "association")
+
+
+def check_run_settings(cfg: DictConfig) -> RunSettings:
+    """Every setting of a ``vis-run`` config that can be checked without reading data or weights:
+    types, ranges, choices, devices (SettingsError, one line naming key, value and what is allowed)."""
     try:
-        return AssociationConfig(**plain(association_cfg))
-    except (TypeError, ValueError) as exc:
-        raise BuildError(f"association: {exc}") from None
+        values = plain(cfg)
+    except Exception as exc:  # an interpolation that cannot be resolved
+        raise SettingsError(f"config: {' '.join(str(exc).split())}") from None
+    top = {k: v for k, v in values.items() if k not in GROUPS}
+    settings = check_section(RunSettings, top, "")
+    check_section(ShardSettings, values.get("shard") or {}, "shard")
+    build_lifecycle(cfg.association)
+    detector = values.get("detector") or {}
+    if detector.get("type") not in ("mmdet", "oracle"):
+        raise SettingsError(f"detector.type={detector.get('type')!r}: must be mmdet | oracle")
+    if "device" in detector:
+        check_device("detector.device", str(detector["device"]), allow_auto=True)
+    for key in ("frame_stride", "max_frames"):
+        value = (values.get("data") or {}).get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise SettingsError(
+                f"data.{key}={value!r}: must be an integer >= 1" + (" or null" if key == "max_frames" else "")
+            )
+    return settings
+
+
+def association_label(association_cfg: DictConfig, presets_dir: Path) -> str:
+    """Which shipped association preset these values are: ``paper``, or the nearest preset with
+    the keys that differ from it, e.g. ``default (class_gate=False)``: what an ablation table reports."""
+    import yaml
+
+    values = plain(association_cfg)
+    best: tuple[int, str, list[str]] | None = None
+    for path in sorted(Path(presets_dir).glob("*.yaml")):
+        preset = yaml.safe_load(path.read_text()) or {}
+        diff = [f"{k}={values[k]}" for k in sorted(values) if k in preset and preset[k] != values[k]]
+        diff += [f"{k}={values[k]}" for k in sorted(set(values) - set(preset))]
+        if best is None or len(diff) < best[0]:
+            best = (len(diff), path.stem, diff)
+    if best is None:
+        return "custom"
+    _, name, diff = best
+    return f"{name} ({', '.join(diff)})" if diff else name
 
 
 def make_cache(cache_dir: str | None) -> DetectionCache | None:

@@ -11,6 +11,7 @@ detection cache) and tracks it, and its results are written atomically to
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +21,22 @@ from tqdm import tqdm
 
 from siammask.checkpoint import CheckpointError
 from siammask.hparams import TrackerConfigError
-from vis_pipeline.build import BuildError, build_detector, build_lifecycle, build_tracker, make_cache, plain
+from vis_pipeline.build import (
+    BuildError,
+    association_label,
+    build_detector,
+    build_lifecycle,
+    build_tracker,
+    check_run_settings,
+    make_cache,
+    plain,
+)
 from vis_pipeline.data import DataError, VideoSource, YTVISAnnotations, load_ytvis_annotations
 from vis_pipeline.detect.base import DetectorError
 from vis_pipeline.fileio import atomic_write_text
 from vis_pipeline.results import write_results_json
 from vis_pipeline.runner import VideoOutcome, VideoRunner, one_line_error, summarize
+from vis_pipeline.settings import SettingsError
 from vis_pipeline.store import RunStore, config_hash
 
 # Config keys that do not change results (excluded from the config hash used for resume).
@@ -40,6 +51,20 @@ class RunFailed(RuntimeError):
 
 def result_config(cfg: DictConfig) -> dict:
     return {k: v for k, v in plain(cfg).items() if k not in NON_RESULT_KEYS}
+
+
+def protocol(runner: VideoRunner, cfg: DictConfig) -> dict:
+    """What the run measured: the tracker's cascade and stage-2 box, the association preset."""
+    from vis_pipeline.cli import CONFIG_DIR
+
+    tracker = runner.tracker
+    cascade = str(getattr(tracker, "cascade", cfg.tracker.cascade))
+    stage2 = getattr(tracker, "stage2_box", None) if cascade == "two_stage" else None
+    return {
+        "cascade": cascade,
+        "stage2_box": None if stage2 is None else str(stage2),
+        "association": association_label(cfg.association, Path(CONFIG_DIR) / "association"),
+    }
 
 
 def read_ground_truth(ann: str | None) -> YTVISAnnotations | None:
@@ -69,11 +94,18 @@ def list_videos(cfg: DictConfig, gt: YTVISAnnotations | None) -> tuple[list[Any]
 
 
 def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
-    """Process every video of the shard into ``run_dir``; returns the run summary."""
+    """Process every video of the shard into ``run_dir``; returns the run summary.
+
+    Raises SettingsError (before any work) for a setting that cannot work, RunFailed for inputs
+    that stop the run or videos that failed (the others are finished and kept).
+    """
+    check_run_settings(cfg)
     torch.set_num_threads(int(cfg.threads))
     cfg_dict = result_config(cfg)
     store = RunStore(run_dir, config_hash(cfg_dict))
     gt = read_ground_truth(cfg.data.ann)
+    for message in (gt.dropped if gt is not None else [])[:5]:
+        print(f"vis-run: warning: {message} (annotation left out)", file=sys.stderr)
     videos, listing_failures = list_videos(cfg, gt)
     # retry_failed: compute only the videos recorded as failed; finished ones are still listed
     # (as skipped) so results.json and the summary cover the whole shard.
@@ -89,6 +121,8 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
             batch_size=int(cfg.detector.get("batch_size", 1)),
             progress=bool(cfg.progress),
         )
+    except TrackerConfigError as exc:  # a tracker setting (cascade, stage2_box, hp ...)
+        raise SettingsError(f"tracker: {' '.join(str(exc).split())}") from None
     except STARTUP_ERRORS as exc:  # bad GT, checkpoint or config: one line, no traceback
         raise RunFailed(" ".join(str(exc).split()) or exc.__class__.__name__) from None
 
@@ -115,7 +149,7 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
         outcomes.append(outcome)
 
     results = store.finished_results([o.video_id for o in outcomes])
-    summary = summarize(outcomes, store.cfg_hash, str(runner.tracker.cascade), cfg_dict)
+    summary = summarize(outcomes, store.cfg_hash, protocol(runner, cfg), cfg_dict)
     summary["shard"] = {"index": int(cfg.shard.index), "count": int(cfg.shard.count)}
     write_results_json(results, run_dir / "results.json")
     atomic_write_text(run_dir / "run_summary.json", json.dumps(summary, indent=2, sort_keys=True))
@@ -124,7 +158,8 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
     )
 
     if cfg.evaluate and gt is not None and int(cfg.shard.count) == 1:  # a shard would be scored on all GT
-        evaluate_into(run_dir, gt, results)
+        unfinished = {o.video_id: o.name for o in outcomes if o.status in ("failed", "pending")}
+        evaluate_into(run_dir, gt, results, unfinished)
     complete = summary["totals"]["finished"] == summary["totals"]["videos"]  # none failed or pending
     if cfg.submission and gt is not None and complete and int(cfg.shard.count) == 1:
         write_submission_into(run_dir, gt, results, int(cfg.topk))
@@ -136,16 +171,37 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
     return summary
 
 
-def evaluate_into(run_dir: Path, gt: str | Path | YTVISAnnotations, results: list[dict]) -> dict | None:
-    """Evaluate against annotated GT and write ``metrics.json``; GT without annotations is skipped."""
+def evaluate_into(
+    run_dir: Path,
+    gt: str | Path | YTVISAnnotations,
+    results: list[dict],
+    left_out: dict[int, str] | None = None,
+) -> dict | None:
+    """Evaluate against annotated GT and write ``metrics.json``; GT without annotations is skipped.
+
+    ``left_out``: {video_id: name} of videos that did not finish (failed, or broken in the GT):
+    they are scored by neither side, and ``metrics.json`` lists them under ``left_out_videos``.
+    """
     from vis_pipeline.eval import evaluate_ytvis, format_metrics_table
 
     annotations = load_ytvis_annotations(gt)
+    left_out = dict(left_out or {})
+    left_out.update({vid: annotations.names.get(vid, f"video{vid}") for vid in annotations.problems})
+    annotations = annotations.without_videos(set(left_out))
     if not annotations.tracks:
         return None
-    metrics = evaluate_ytvis(annotations, results)
+    kept = [r for r in results if r["video_id"] in annotations.videos]
+    metrics = evaluate_ytvis(annotations, kept)
+    metrics["scored_videos"] = len(annotations.videos)
+    metrics["left_out_videos"] = [{"video_id": vid, "name": left_out[vid]} for vid in sorted(left_out)]
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True))
     print(format_metrics_table(metrics))
+    if left_out:
+        names = ", ".join(f"{left_out[v]} ({v})" for v in sorted(left_out)[:5])
+        more = f" (+{len(left_out) - 5} more)" if len(left_out) > 5 else ""
+        print(
+            f"vis-run: metrics over {len(annotations.videos)} videos; left out (not finished): {names}{more}"
+        )
     return metrics
 
 

@@ -88,10 +88,11 @@ class VideoRunner:
         )
 
 
-def summarize(outcomes: list[VideoOutcome], cfg_hash: str, cascade: str, config: dict) -> dict:
+def summarize(outcomes: list[VideoOutcome], cfg_hash: str, protocol: dict, config: dict) -> dict:
     """The ``run_summary.json`` content: per-video timings and tracks, failures, totals.
 
-    ``cascade`` is the cascade of the tracker that ran (not the config's wish).
+    ``protocol``: what ran, read off the parts that ran (not the config's wish): ``cascade`` and
+    ``stage2_box`` of the tracker, the ``association`` preset (see ``build.association_label``).
     """
     done = [o for o in outcomes if o.status in ("done", "skipped")]
     computed = [o for o in outcomes if o.status == "done"]
@@ -104,7 +105,8 @@ def summarize(outcomes: list[VideoOutcome], cfg_hash: str, cascade: str, config:
     ]
     return {
         "config_hash": cfg_hash,
-        "cascade": cascade,
+        "cascade": protocol["cascade"],
+        "protocol": protocol,
         "config": config,
         "videos": per_video,
         "failures": [{"video_id": o.video_id, "name": o.name, "error": o.error} for o in outcomes if o.error],

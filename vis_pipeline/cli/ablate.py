@@ -28,7 +28,7 @@ def main(cfg: DictConfig) -> None:
     print(table)
     for arm in arms:
         note = " (detector skipped: all detections from cache)" if arm.detector_skipped else ""
-        print(f"  {arm.name}: {arm.run_dir}{note}")
+        print(f"  {arm.association} / {arm.label}: {arm.run_dir}{note}")
     print(f"wrote {out / 'ablation.md'} and {out / 'ablation.png'}")
 
 

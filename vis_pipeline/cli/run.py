@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from vis_pipeline.cli import CONFIG_DIR
 from vis_pipeline.pipeline import RunFailed, run_pipeline
+from vis_pipeline.settings import SettingsError
 
 
 def _dataset_name(frames: str) -> str:
@@ -51,6 +52,11 @@ def main(cfg: DictConfig) -> None:
     run_dir = Path(hydra_cfg.runtime.output_dir)
     try:
         run_pipeline(cfg, run_dir)
+    except SettingsError as exc:  # checked before any work: nothing was started
+        print(f"vis-run: {exc}", file=sys.stderr)
+        if hydra_cfg.mode == RunMode.MULTIRUN:
+            raise SweepJobFailed(f"vis-run ({run_dir}): {exc}") from None
+        sys.exit(2)
     except RunFailed as exc:
         print(f"vis-run: {exc}", file=sys.stderr)
         if hydra_cfg.mode == RunMode.MULTIRUN:
@@ -60,5 +66,38 @@ def main(cfg: DictConfig) -> None:
         sys.exit(1)
 
 
-if __name__ == "__main__":
+def preflight(argv: list[str]) -> None:
+    """Before hydra starts (and creates the run directory): every setting checked and the run
+    directory created, each problem one line and exit 2. Sweeps (``-m``) and hydra's own flags
+    (``--cfg job``, ``--help``) go straight to hydra; so do overrides hydra itself must report."""
+    from hydra import compose, initialize_config_dir
+
+    from vis_pipeline.build import check_run_settings
+
+    if any(arg.startswith("-") for arg in argv):
+        return
+    try:
+        with initialize_config_dir(config_dir=CONFIG_DIR, version_base=None):
+            cfg = compose("run", list(argv), return_hydra_config=True)
+        run_dir = Path(str(OmegaConf.select(cfg, "hydra.run.dir")))
+    except Exception:  # hydra reports bad overrides itself, in its words
+        return
+    try:
+        check_run_settings(OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]))
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except SettingsError as exc:
+        print(f"vis-run: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as exc:
+        print(f"vis-run: {run_dir}: cannot create the run directory ({exc.strerror or exc})", file=sys.stderr)
+        sys.exit(2)
+
+
+def entry() -> None:
+    """The ``vis-run`` console script: :func:`preflight`, then the hydra app."""
+    preflight(sys.argv[1:])
     main()
+
+
+if __name__ == "__main__":
+    entry()

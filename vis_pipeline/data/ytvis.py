@@ -150,7 +150,7 @@ def read_json_source(source: str | Path | Any, what: str) -> tuple[Any, str, str
             if isinstance(exc, json.JSONDecodeError)
             else str(exc)
         )
-        raise DataError(f"{path}: not valid JSON, malformed {what} {detail}") from None
+        raise DataError(f"{path}: malformed {what} {detail} (not valid JSON)") from None
 
 
 def as_int(value: Any, where: str, key: str) -> int:
@@ -218,19 +218,37 @@ def _folder_name(entry: Any, video_id: int) -> str:
     return first.split("/")[0] if "/" in first else f"video{video_id}"
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _check_segmentation(segmentation: Any, video: VideoInfo, where: str) -> None:
-    """Cheap up-front check of one frame (type and size); decoding happens in ``track_masks``."""
+    """Up-front check of one frame without decoding it (cheap on large files): the type, the RLE
+    size, uncompressed counts summing to height * width, polygons of >= 3 numeric (x, y) pairs."""
     if not segmentation:
         return
     if isinstance(segmentation, dict):
         size = segmentation.get("size")
         if not isinstance(size, list) or [*size] != [video.height, video.width]:
-            raise DataError(
-                f"{where}: RLE size {size} != video size [{video.height}, {video.width}]"
-            )
-        if not isinstance(segmentation.get("counts"), (str, list)):
+            raise DataError(f"{where}: RLE size {size} != video size [{video.height}, {video.width}]")
+        counts = segmentation.get("counts")
+        if isinstance(counts, list):
+            if not all(isinstance(c, int) and not isinstance(c, bool) for c in counts):
+                raise DataError(f"{where}: undecodable segmentation (uncompressed RLE counts must be ints)")
+            if sum(counts) != video.height * video.width:
+                raise DataError(
+                    f"{where}: undecodable segmentation (uncompressed RLE counts sum to {sum(counts)}, "
+                    f"expected {video.height * video.width})"
+                )
+        elif not isinstance(counts, str):
             raise DataError(f"{where}: RLE 'counts' must be a string or a list of ints")
-    elif not isinstance(segmentation, list) or not all(isinstance(p, list) for p in segmentation):
+    elif isinstance(segmentation, list):
+        for polygon in segmentation:
+            if not isinstance(polygon, list) or len(polygon) < 6 or len(polygon) % 2:
+                raise DataError(f"{where}: undecodable segmentation (a polygon needs >= 3 (x, y) pairs)")
+            if not all(_is_number(v) for v in polygon):
+                raise DataError(f"{where}: undecodable segmentation (polygon coordinates must be numbers)")
+    else:
         raise DataError(f"{where}: segmentation must be an RLE dict, a list of polygons or null")
 
 

@@ -16,7 +16,8 @@ frame's :class:`~vis_pipeline.types.Detections`:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import typing
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -28,7 +29,9 @@ from vis_pipeline.types import Detections
 @dataclass(frozen=True)
 class AssociationConfig:
     """The association and track-lifecycle rules of ``configs/association/<preset>.yaml`` (the
-    ``association`` config group; ``LifecycleConfig`` is its former name).
+    ``association`` config group; ``LifecycleConfig`` is its former name). The Python defaults are
+    ``configs/association/default.yaml``'s (a test composes both); ``paper.yaml`` is the paper's
+    rule alone. Each field's range/choices are in its metadata (checked on construction).
 
     iou_thr:           a track/detection pair counts as a match only at mask IoU >= iou_thr
     birth_score:       an unmatched detection starts a track only at score >= birth_score
@@ -51,27 +54,27 @@ class AssociationConfig:
     recover_radius:    centre proximity falls to 0 at this many box sizes from the last matched box
     """
 
-    iou_thr: float = 0.3
-    birth_score: float = 0.5
-    birth_max_iou: float = 0.5
-    max_lost: int = 5
-    min_tracker_score: float = 0.3
-    output_mask: str = "tracker"
-    min_hits: int = 1
-    full_score_hits: int = 3
-    det_box_weight: float = 0.0
-    recover_min_affinity: float = 0.0
-    recover_radius: float = 4.0
-    class_gate: bool = False
+    iou_thr: float = field(default=0.3, metadata={"range": "(0, 1]"})
+    birth_score: float = field(default=0.5, metadata={"range": "[0, 1]"})
+    birth_max_iou: float = field(default=0.5, metadata={"range": "(0, 1]"})
+    max_lost: int = field(default=5, metadata={"range": "[0, inf)"})
+    min_tracker_score: float = field(default=0.3, metadata={"range": "[0, 1]"})
+    output_mask: str = field(default="tracker", metadata={"choices": ("tracker", "detection", "fused")})
+    min_hits: int = field(default=1, metadata={"range": "[0, inf)"})
+    full_score_hits: int = field(default=3, metadata={"range": "[1, inf)"})
+    det_box_weight: float = field(default=1.0, metadata={"range": "[0, 1]"})
+    recover_min_affinity: float = field(default=0.3, metadata={"range": "[0, 1]"})
+    recover_radius: float = field(default=4.0, metadata={"range": "(0, inf)"})
+    class_gate: bool = True
     bridge_gaps: bool = True
 
     def __post_init__(self) -> None:
-        if self.output_mask not in ("tracker", "detection", "fused"):
-            raise ValueError(f"output_mask must be tracker|detection|fused, got {self.output_mask!r}")
-        if not 0.0 <= self.det_box_weight <= 1.0:
-            raise ValueError(f"det_box_weight must be in [0, 1], got {self.det_box_weight}")
-        if self.max_lost < 0 or self.min_hits < 0 or self.full_score_hits < 1:
-            raise ValueError("max_lost and min_hits must be >= 0 and full_score_hits >= 1")
+        # Python callers get the same checks as the CLI (vis_pipeline.settings reads the metadata).
+        from vis_pipeline.settings import check_value
+
+        hints = typing.get_type_hints(type(self))
+        for f in fields(self):
+            check_value(f.name, getattr(self, f.name), hints[f.name], f.metadata)
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,17 @@ def recovery_affinity(
     return np.where(same_class(track_labels, dets.labels), np.maximum(iou, near), 0.0)
 
 
+def centre_distance(masks: list[RLE], dets: Detections) -> np.ndarray:
+    """(T, D) pixel distance between each mask's box centre and each detection's box centre."""
+    if not masks or not len(dets):
+        return np.zeros((len(masks), len(dets)))
+    boxes = np.array([rle_to_box_xywh(m) for m in masks])
+    centres = boxes[:, :2] + boxes[:, 2:] / 2
+    det_boxes = dets.boxes_xywh_min()
+    det_centres = det_boxes[:, :2] + det_boxes[:, 2:] / 2
+    return np.linalg.norm(centres[:, None, :] - det_centres[None, :, :], axis=2)
+
+
 def recover_lost(
     last_masks: list[RLE | None],
     track_labels: np.ndarray,
@@ -188,10 +202,18 @@ def recover_lost(
     matches: Matches,
     min_affinity: float,
     radius: float,
+    where_masks: list[RLE | None] | None = None,
 ) -> np.ndarray:
     """Second association: the tracks left unmatched by ``matches`` (that were ever matched) against
     the detections left over, by :func:`recovery_affinity`. Returns (K, 2) int64 pairs of
-    (track index, detection index) in the original index spaces."""
+    (track index, detection index) in the original index spaces.
+
+    ``where_masks`` (one per track: the mask of the detection each track matched on this frame, None
+    for the others, which compete in the assignment itself): a pair is refused when the detection's
+    centre is next to a matched track (within that track's size, sqrt(w * h)) and nearer to it than
+    to the lost track's last mask (any class), so a lost track never takes a new object that
+    appeared next to another track.
+    """
     empty = np.zeros((0, 2), dtype=np.int64)
     if min_affinity <= 0 or not len(matches.unmatched_tracks) or not len(matches.unmatched_dets):
         return empty
@@ -199,9 +221,17 @@ def recover_lost(
     if not len(cand):
         return empty
     leftover = matches.unmatched_dets
+    left_dets = dets.select(leftover)
     affinity = recovery_affinity(
-        [last_masks[t] for t in cand], np.asarray(track_labels)[cand], dets.select(leftover), radius
+        [last_masks[t] for t in cand], np.asarray(track_labels)[cand], left_dets, radius
     )
+    others = [m for m in where_masks or [] if m is not None]
+    if others:
+        to_others = centre_distance(others, left_dets)  # (O, D_left)
+        sizes = np.array([np.sqrt(max(w * h, 1.0)) for _, _, w, h in (rle_to_box_xywh(m) for m in others)])
+        to_others = np.where(to_others < sizes[:, None], to_others, np.inf)  # only "next to" counts
+        to_lost = centre_distance([last_masks[t] for t in cand], left_dets)  # (C, D_left)
+        affinity[to_others.min(axis=0)[None, :] < to_lost] = 0.0
     recovered = linear_assignment(affinity, min_affinity)
     return np.stack([cand[recovered.pairs[:, 0]], leftover[recovered.pairs[:, 1]]], axis=1).astype(np.int64)
 

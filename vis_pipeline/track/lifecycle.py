@@ -46,9 +46,11 @@ class Track:
     def is_alive(self) -> bool:
         return self.state is not TrackState.REMOVED
 
+    last_det_mask: RLE | None = None
+
     @property
     def last_mask(self) -> RLE | None:
-        """The mask of the track's last matched frame (pending gap masks may be drift: not used)."""
+        """The output mask of the track's last matched frame (pending gap masks may be drift: not used)."""
         return self.masks[max(self.masks)] if self.masks else None
 
     @property
@@ -73,8 +75,12 @@ class Track:
         mean_score = sum(self.det_scores) / len(self.det_scores)
         return mean_score * min(1.0, len(self.det_scores) / full_score_hits)
 
-    def mark_matched(self, frame_idx: int, mask: RLE, det_score: float, det_label: int) -> None:
-        """Matched on ``frame_idx``: commit pending gap frames, record the detection's vote."""
+    def mark_matched(
+        self, frame_idx: int, mask: RLE, det_score: float, det_label: int, det_mask: RLE | None = None
+    ) -> None:
+        """Matched on ``frame_idx``: commit pending gap frames, record the detection's vote (and its
+        mask, ``det_mask``, where the object was last seen by the detector)."""
+        self.last_det_mask = det_mask if det_mask is not None else mask
         self.masks.update(self.pending)
         self.pending.clear()
         self.masks[frame_idx] = mask
@@ -82,6 +88,14 @@ class Track:
         self.label_votes[int(det_label)] = self.label_votes.get(int(det_label), 0.0) + float(det_score)
         self.state = TrackState.TRACKED
         self.lost_frames = 0
+
+    def mark_recovered(
+        self, frame_idx: int, mask: RLE, det_score: float, det_label: int, det_mask: RLE | None = None
+    ) -> None:
+        """Re-linked to a detection after SiamMask had lost it: the pending gap frames were SiamMask's
+        output while it was lost (likely drift), so they are dropped (null), not committed."""
+        self.pending.clear()
+        self.mark_matched(frame_idx, mask, det_score, det_label, det_mask)
 
     def mark_unmatched(self, frame_idx: int, mask: RLE | None, max_lost: int) -> None:
         """Unmatched on ``frame_idx``: keep SiamMask's mask pending; die after ``max_lost`` frames."""

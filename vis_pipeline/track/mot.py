@@ -74,25 +74,27 @@ class MultiObjectTracker:
         pred_masks = [encode_mask(p.mask) for p in preds]
 
         # 2. Hungarian assignment on mask IoU (class-gated on request).
-        _, affinity = gated_mask_affinity(pred_masks, labels, dets, cfg.class_gate)
+        iou, affinity = gated_mask_affinity(pred_masks, labels, dets, cfg.class_gate)
         matches = linear_assignment(affinity, cfg.iou_thr)
 
         # 3. Matched tracks continue; the detection votes for the class and the score.
         for ti, di in matches.pairs:
             mask = self._output_mask(pred_masks[ti], dets.masks[di])
-            live[ti].mark_matched(frame_idx, mask, dets.scores[di], dets.labels[di])
+            live[ti].mark_matched(frame_idx, mask, dets.scores[di], dets.labels[di], dets.masks[di])
             if cfg.det_box_weight > 0:
                 self.tracker.recenter(live[ti].tracker_state, dets.boxes_xywh[di], cfg.det_box_weight)
 
         # 3b. Recovery (optional): tracks SiamMask lost vs the detections left over, near the
-        #     track's last matched mask. SiamMask's guess did not overlap the object: the track
-        #     takes the detection's mask and is re-centred on its box.
+        #     track's last matched mask and nearer to it than to any other live track.
+        last = [t.last_det_mask for t in live]
+        where: list[RLE | None] = [None] * len(live)  # matched tracks are where their detection is
+        for ti, di in matches.pairs:
+            where[ti] = dets.masks[di]
         recovered = recover_lost(
-            [t.last_mask for t in live], labels, dets, matches, cfg.recover_min_affinity, cfg.recover_radius
+            last, labels, dets, matches, cfg.recover_min_affinity, cfg.recover_radius, where
         )
-        for ti, di in recovered:
-            live[ti].mark_matched(frame_idx, dets.masks[di], dets.scores[di], dets.labels[di])
-            self.tracker.recenter(live[ti].tracker_state, dets.boxes_xywh[di], 1.0)
+        if len(recovered):
+            self._recover(frame_idx, image_bgr, dets, [live[ti] for ti in recovered[:, 0]], recovered[:, 1])
         matches = matches.without(recovered)
 
         # 4. Unmatched tracks are lost for a frame (SiamMask's mask kept pending), or die.
@@ -100,10 +102,34 @@ class MultiObjectTracker:
             keep = cfg.bridge_gaps and preds[ti].score >= cfg.min_tracker_score
             live[ti].mark_unmatched(frame_idx, pred_masks[ti] if keep else None, cfg.max_lost)
 
-        # 5. Births: confident unmatched detections not already covered by a live track.
-        born = birth_candidates(dets, matches.unmatched_dets, affinity, cfg.birth_score, cfg.birth_max_iou)
+        # 5. Births: confident unmatched detections not covered by any live prediction (raw IoU,
+        #    whatever the class: a class flip of the detector must not duplicate a track).
+        born = birth_candidates(dets, matches.unmatched_dets, iou, cfg.birth_score, cfg.birth_max_iou)
         if born:
             self._births(frame_idx, image_bgr, dets, born)
+
+    def _recover(
+        self,
+        frame_idx: int,
+        image_bgr: np.ndarray,
+        dets: Detections,
+        tracks: list[Track],
+        det_indices: np.ndarray,
+    ) -> None:
+        """Re-link tracks SiamMask lost to their detections: SiamMask is re-centred on the detection's
+        box and, unless only detection masks are output, searches again there, so ``output_mask``
+        means the same as for a match; the gap frames before are dropped (``mark_recovered``)."""
+        boxes = dets.boxes_xywh
+        for track, di in zip(tracks, det_indices, strict=True):
+            self.tracker.recenter(track.tracker_state, boxes[di], 1.0)
+        tracker_masks: list[RLE | None] = [None] * len(tracks)
+        if self.cfg.output_mask != "detection":
+            preds = self.tracker.track_many(image_bgr, [t.tracker_state for t in tracks])
+            tracker_masks = [encode_mask(p.mask) for p in preds]
+        for track, di, tracker_mask in zip(tracks, det_indices, tracker_masks, strict=True):
+            det_mask = dets.masks[di]
+            mask = det_mask if tracker_mask is None else self._output_mask(tracker_mask, det_mask)
+            track.mark_recovered(frame_idx, mask, dets.scores[di], dets.labels[di], det_mask)
 
     def _output_mask(self, tracker_mask: RLE, det_mask: RLE) -> RLE:
         if self.cfg.output_mask == "tracker":
@@ -121,7 +147,7 @@ class MultiObjectTracker:
         for di, state in zip(det_indices, states, strict=True):
             track = Track(track_id=self._next_id, start_frame=frame_idx, tracker_state=state)
             self._next_id += 1
-            track.mark_matched(frame_idx, dets.masks[di], dets.scores[di], dets.labels[di])
+            track.mark_matched(frame_idx, dets.masks[di], dets.scores[di], dets.labels[di], dets.masks[di])
             self.tracks.append(track)
 
     def finish(self) -> None:
