@@ -1,16 +1,14 @@
 """Hand-built association/lifecycle cases with a constant-velocity stand-in for SiamMask."""
 
 from dataclasses import dataclass
-
-import numpy as np
-
-from vis_pipeline.masks import decode_rle, encode_mask
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from hydra import compose, initialize_config_dir
 
+from vis_pipeline.masks import decode_rle, encode_mask
 from vis_pipeline.track.association import AssociationConfig
 from vis_pipeline.track.lifecycle import TrackState
 from vis_pipeline.track.mot import MultiObjectTracker
