@@ -38,8 +38,8 @@ from siammask.model import (
     build_siammask,
     make_config,
 )
-from siammask.track_state import TrackerState, TrackResult
-from siammask.tracker import SiamMaskTracker, TrackerInputError
+from siammask.track_state import TrackerInputError, TrackerState, TrackResult
+from siammask.tracker import SiamMaskTracker
 
 __all__ = [
     "BOX_STRATEGIES",

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import torch
 
-from siammask.opencv_exact import resize_window_sparse, warp_scale_region
+from siammask.opencv_exact import PaddedFrame, resize_window_sparse, warp_scale_region
 
 
 def round_half_even(value: float) -> int:
@@ -97,16 +97,22 @@ def clip_box(
 
 
 def crop_subwindow(
-    image: np.ndarray, center_xy: Sequence[float], out_size: int, crop_size: int, fill_bgr: np.ndarray
+    image: np.ndarray,
+    center_xy: Sequence[float],
+    out_size: int,
+    crop_size: int,
+    fill_bgr: np.ndarray,
+    padded: PaddedFrame | None = None,
 ) -> np.ndarray:
     """Cut a ``crop_size`` square around ``center_xy`` and resize it to ``out_size``.
 
     image: (H, W, 3) uint8 BGR. fill_bgr: (3,) uint8 colour for pixels outside the image (see
     ``pad_fill_value``). Returns (out_size, out_size, 3) uint8, bit for bit what cv2.resize INTER_LINEAR
     gives on the padded square (``_crop_reference``), at a cost that does not grow with ``crop_size``:
-    a square inside the image is resized from a view (OpenCV reads only the rows/columns it needs); a large
-    square that leaves the image is computed by ``resize_window_sparse`` from the pixels it needs, instead of
-    materialising the whole padded square first (measured 20 ms at side 2000, see scripts/bench_host.py).
+    a square inside the image is resized from a view (OpenCV reads only the rows/columns it needs); a
+    square that leaves the image is computed by ``resize_window_sparse`` from the pixels it needs (with
+    ``padded``, ``image`` reset into it by the caller for this frame, mostly by cv2.resize of a view),
+    instead of materialising the whole padded square first (20 ms at side 2000, scripts/bench_host.py).
     """
     window = crop_window(center_xy, crop_size)
     height, width = image.shape[:2]
@@ -114,15 +120,17 @@ def crop_subwindow(
     inside = window.x0 >= 0 and window.y0 >= 0 and x1 <= width and y1 <= height
     # int16 gather coordinates (cv2.remap) must not wrap
     coords_fit = max(abs(window.x0), abs(window.y0), x1, y1, width, height) < _INT16_LIMIT
-    if inside or window.size == out_size or window.size <= SPARSE_MIN_SIDE or not coords_fit:
+    small = window.size <= (SPARSE_MIN_SIDE_PADDED if padded is not None else SPARSE_MIN_SIDE)
+    if inside or window.size == out_size or small or not coords_fit:
         return _crop_reference(image, center_xy, out_size, crop_size, fill_bgr)
     fill = np.asarray(fill_bgr, dtype=np.uint8)
-    return resize_window_sparse(image, window.x0, window.y0, window.size, out_size, fill)
+    return resize_window_sparse(image, window.x0, window.y0, window.size, out_size, fill, padded)
 
 
-# Up to this side a padded square costs less to materialise than the sparse path's fixed overhead
-# (measured by scripts/bench_host.py --crops; both paths give the same bytes).
+# Up to these sides a padded square costs less to materialise than the sparse path's fixed overhead
+# (measured by scripts/bench_host.py; both paths give the same bytes).
 SPARSE_MIN_SIDE = 400
+SPARSE_MIN_SIDE_PADDED = 300
 _INT16_LIMIT = 32000
 
 

@@ -67,47 +67,73 @@ def _vertical(weight0: np.ndarray, weight1: np.ndarray, row0: np.ndarray, row1: 
     return (((weight0 * row0) >> 16) + ((weight1 * row1) >> 16) + 2) >> 2
 
 
-def resize_window_sparse(
-    image: np.ndarray, x0: int, y0: int, size: int, out_size: int, fill: np.ndarray
-) -> np.ndarray:
-    """cv2.resize INTER_LINEAR of the ``size`` square at (x0, y0) of ``image`` padded with ``fill``, to
-    ``out_size``, computed from the pixels the resize reads (never materialises the padded square).
+class PaddedFrame:
+    """A frame copied into the middle of a larger reused buffer, so that a crop window reaching up to
+    ``margin`` pixels past the frame is a plain view for cv2.resize. The buffer outside the frame holds
+    arbitrary values: only output pixels whose taps all fall inside the frame are taken from such a resize.
 
-    Output pixels whose two source rows, or two source columns, are all padding equal a per-row constant
-    (the padding colour through the vertical weights) as long as the column weights sum to 2048; only the
-    block of output rows x columns that touches the image is computed from gathered pixels.
+    ``reset()`` before each new frame; the frame is copied on the first ``view`` after it (never if no
+    window needs it).
     """
-    cols = linear_taps(size, out_size, clamp_weights=True)
-    rows = linear_taps(size, out_size, clamp_weights=False)
-    height, width = image.shape[:2]
-    fill_shifted = fill.astype(np.int32) * (COEF_SCALE >> 4)  # a padding pixel after the horizontal pass
-    row_value = _vertical(rows.weight0[:, None], rows.weight1[:, None], fill_shifted, fill_shifted)
-    # (out, 1, 3) -> (out, out, 3): nearest-neighbour widening is a plain copy, and faster than numpy's
-    # broadcast assignment over a trailing axis of 3
-    out = cv2.resize(
-        row_value.astype(np.uint8)[:, None, :], (out_size, out_size), interpolation=cv2.INTER_NEAREST
-    )
 
-    def touching(taps: _Taps, origin: int, limit: int) -> np.ndarray:
-        first, second = taps.first + origin, taps.second + origin
-        return np.flatnonzero(((first >= 0) & (first < limit)) | ((second >= 0) & (second < limit)))
+    def __init__(self, margin: int = 512) -> None:
+        self.margin = margin
+        self._buffer: np.ndarray | None = None
+        self._image: np.ndarray | None = None
+        self._loaded = False
 
-    out_cols = touching(cols, x0, width)
-    out_rows = touching(rows, y0, height)
-    if np.any(cols.weight0 + cols.weight1 != COEF_SCALE):  # padding columns are not exactly 2048 x fill
-        out_cols = out_rows = np.arange(out_size)
-    if len(out_cols) == 0 or len(out_rows) == 0:
-        return out
-    col_range = slice(int(out_cols[0]), int(out_cols[-1]) + 1)
-    row_range = slice(int(out_rows[0]), int(out_rows[-1]) + 1)
+    def reset(self, image: np.ndarray | None) -> None:
+        """Use ``image`` for the next views (None: release it; the buffer is kept for the next frame)."""
+        self._image, self._loaded = image, False
+
+    def view(self, x0: int, y0: int, size: int) -> np.ndarray | None:
+        """The (size, size, 3) window at frame column x0, row y0, or None when it leaves the margins."""
+        if self._image is None:
+            return None
+        height, width = self._image.shape[:2]
+        margin = self.margin
+        if min(x0, y0) < -margin or x0 + size > width + margin or y0 + size > height + margin:
+            return None
+        if not self._loaded:
+            shape = (height + 2 * margin, width + 2 * margin, 3)
+            if self._buffer is None or self._buffer.shape != shape:
+                self._buffer = np.zeros(shape, dtype=np.uint8)
+            self._buffer[margin : margin + height, margin : margin + width] = self._image
+            self._loaded = True
+        assert self._buffer is not None
+        return self._buffer[y0 + margin : y0 + margin + size, x0 + margin : x0 + margin + size]
+
+
+def _taps_within(taps: _Taps, origin: int, limit: int, both: bool) -> np.ndarray:
+    """Output indices whose source taps, shifted by ``origin``, fall in [0, limit): either tap, or both."""
+    first = (taps.first + origin >= 0) & (taps.first + origin < limit)
+    second = (taps.second + origin >= 0) & (taps.second + origin < limit)
+    return np.flatnonzero(first & second if both else first | second)
+
+
+def _span(indices: np.ndarray) -> slice:
+    return slice(int(indices[0]), int(indices[-1]) + 1) if len(indices) else slice(0, 0)
+
+
+def _resize_block(
+    image: np.ndarray,
+    x0: int,
+    y0: int,
+    rows: _Taps,
+    cols: _Taps,
+    row_range: slice,
+    col_range: slice,
+    fill: np.ndarray,
+) -> np.ndarray:
+    """Output rows ``row_range`` x columns ``col_range`` of the resize, (n_rows, n_cols, 3) uint8, from the
+    pixels they read: one nearest-neighbour gather (cv2.remap, the padding colour as its constant border)
+    of both column taps of every needed source row, then OpenCV's fixed-point arithmetic."""
     src_rows, row_index = np.unique(
         np.concatenate([rows.first[row_range], rows.second[row_range]]), return_inverse=True
     )
     n_out_rows = row_range.stop - row_range.start
     n_out_cols = col_range.stop - col_range.start
-    # one nearest-neighbour gather for both column taps ([first taps | second taps]) and every needed
-    # source row; pixels outside the image take the padding colour as remap's constant border
-    map_xy = np.empty((len(src_rows), 2 * n_out_cols, 2), dtype=np.int16)
+    map_xy = np.empty((len(src_rows), 2 * n_out_cols, 2), dtype=np.int16)  # [first taps | second taps]
     map_xy[:, :n_out_cols, 0] = cols.first[col_range] + x0
     map_xy[:, n_out_cols:, 0] = cols.second[col_range] + x0
     map_xy[:, :, 1] = (src_rows + y0)[:, None]
@@ -137,7 +163,61 @@ def resize_window_sparse(
     block += second
     block += 2
     block >>= 2
-    out[row_range, col_range] = block.astype(np.uint8).reshape(n_out_rows, n_out_cols, 3)
+    return block.astype(np.uint8).reshape(n_out_rows, n_out_cols, 3)
+
+
+def resize_window_sparse(
+    image: np.ndarray,
+    x0: int,
+    y0: int,
+    size: int,
+    out_size: int,
+    fill: np.ndarray,
+    padded: PaddedFrame | None = None,
+) -> np.ndarray:
+    """cv2.resize INTER_LINEAR of the ``size`` square at (x0, y0) of ``image`` padded with ``fill``, to
+    ``out_size``, computed from the pixels the resize reads (never materialises the padded square).
+
+    Output pixels whose two source rows, or two source columns, are all padding equal a per-row constant
+    (the padding colour through the vertical weights) as long as the column weights sum to 2048. Of the
+    block of output rows x columns that touches the image, the part whose taps all fall inside the image
+    is cut from cv2.resize of a ``padded`` view when one is given and reaches the window, and the rest (a
+    band of a few rows and columns along the image's edges) is computed by ``_resize_block``.
+    """
+    cols = linear_taps(size, out_size, clamp_weights=True)
+    rows = linear_taps(size, out_size, clamp_weights=False)
+    height, width = image.shape[:2]
+    fill_shifted = fill.astype(np.int32) * (COEF_SCALE >> 4)  # a padding pixel after the horizontal pass
+    row_value = _vertical(rows.weight0[:, None], rows.weight1[:, None], fill_shifted, fill_shifted)
+    # (out, 1, 3) -> (out, out, 3): nearest-neighbour widening is a plain copy, and faster than numpy's
+    # broadcast assignment over a trailing axis of 3
+    out = cv2.resize(
+        row_value.astype(np.uint8)[:, None, :], (out_size, out_size), interpolation=cv2.INTER_NEAREST
+    )
+    if np.any(cols.weight0 + cols.weight1 != COEF_SCALE):  # padding columns are not exactly 2048 x fill
+        core_rows = core_cols = slice(0, out_size)
+    else:
+        core_rows = _span(_taps_within(rows, y0, height, both=False))
+        core_cols = _span(_taps_within(cols, x0, width, both=False))
+    if core_rows.stop == core_rows.start or core_cols.stop == core_cols.start:
+        return out
+    inner_rows = _span(_taps_within(rows, y0, height, both=True))
+    inner_cols = _span(_taps_within(cols, x0, width, both=True))
+    view = padded.view(x0, y0, size) if padded is not None else None
+    if view is None or inner_rows.stop == inner_rows.start or inner_cols.stop == inner_cols.start:
+        out[core_rows, core_cols] = _resize_block(image, x0, y0, rows, cols, core_rows, core_cols, fill)
+        return out
+    resized = cv2.resize(view, (out_size, out_size), interpolation=cv2.INTER_LINEAR)
+    out[inner_rows, inner_cols] = resized[inner_rows, inner_cols]
+    bands = [  # core minus inner: rows above/below the inner rows, then columns left/right of them
+        (slice(core_rows.start, inner_rows.start), core_cols),
+        (slice(inner_rows.stop, core_rows.stop), core_cols),
+        (inner_rows, slice(core_cols.start, inner_cols.start)),
+        (inner_rows, slice(inner_cols.stop, core_cols.stop)),
+    ]
+    for band_rows, band_cols in bands:
+        if band_rows.stop > band_rows.start and band_cols.stop > band_cols.start:
+            out[band_rows, band_cols] = _resize_block(image, x0, y0, rows, cols, band_rows, band_cols, fill)
     return out
 
 

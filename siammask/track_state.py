@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from siammask.boxes import mask_box
 from siammask.model import TemplateKernels
+
+
+class TrackerInputError(ValueError):
+    """A frame or box handed to the tracker is unusable (wrong shape/dtype, empty box, frame size change)."""
 
 
 @dataclass
@@ -34,6 +39,23 @@ class TrackerState:
     def box_xywh(self) -> np.ndarray:
         """(4,) float64 axis-aligned box (x, y, w, h) of the current state."""
         return np.concatenate([self.target_pos - self.target_sz / 2, self.target_sz])
+
+    def move_towards(self, box_xywh: Sequence[float], weight: float) -> None:
+        """Move centre and size towards a box (x, y, w, h) by ``weight`` in [0, 1], in place.
+
+        w, h are the RAW extents x1 - x0, y1 - y0 computed in float64 (not clamped): the centre is taken as
+        (x + (x + w)) / 2, which equals the corner midpoint (x0 + x1) / 2 bit for bit whenever x + w gives
+        back x1 (always for float32 corners), and the size is max(w, 1) x max(h, 1).
+        """
+        if not 0.0 <= weight <= 1.0:
+            raise TrackerInputError(f"tracker recenter: weight must be in [0, 1], got {weight}")
+        x, y, w, h = (float(v) for v in box_xywh)
+        if not np.isfinite([x, y, w, h]).all():
+            raise TrackerInputError(f"tracker recenter: box must be finite, got {list(box_xywh)}")
+        center = np.array([(x + (x + w)) / 2, (y + (y + h)) / 2])
+        size = np.array([max(w, 1.0), max(h, 1.0)])
+        self.target_pos = (1 - weight) * np.asarray(self.target_pos, dtype=np.float64) + weight * center
+        self.target_sz = (1 - weight) * np.asarray(self.target_sz, dtype=np.float64) + weight * size
 
     def copy(self) -> TrackerState:
         """Independent copy (arrays copied; the immutable kernels are shared)."""

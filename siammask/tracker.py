@@ -6,17 +6,16 @@ One step for a track (SPEC §2.5, reproduced exactly; "one_stage" = the released
   2. network: foreground score and box deltas for the 5 x 25 x 25 anchors;
   3. decode boxes, penalise scale/aspect change, mix with the cosine window, take the argmax;
   4. update: centre += best box centre / scale_x, size moves towards the best box by penalty*score*lr;
-  5. mask: refine at the best cell, sigmoid, paste into the frame; polygon = minAreaRect of the mask;
-     both use the unclipped new centre/size; then centre and size are clipped to the frame.
+  5. mask: refine at the best cell, sigmoid, paste into the frame; polygon = box of the mask by
+     ``box_strategy`` (mbr = minAreaRect, the released one), else the unclipped new box; then centre and
+     size are clipped to the frame.
 
 Two-stage cascade (paper §5, Fig. 7; not in the released code, SPEC §2.9). Stage 1 is steps 1-4 above
 (box from the regression branch; the state is updated exactly as in one_stage). Stage 2:
-  * crop rule (``stage2_box``): a new search crop with the SAME context rule (step 1) around a box
-    centred on the new (clipped) centre: ``best`` (default, the paper's "bounding box corresponding to the
-    highest score in the first stage") takes the raw size of the best stage-1 candidate, clipped to the frame
-    like the state (size in [min_size, W/H]); ``smoothed`` takes the lr-smoothed, clipped new state size
-    (what this project ran before; it is also exactly the crop the next frame's stage 1 will cut). Both are
-    the canonical crop the network was trained on for that box (target centred, exemplar-sized middle).
+  * crop rule (``stage2_box``): the context rule of step 1 around the new (clipped) centre and, as size,
+    ``best``: the raw size of the best stage-1 candidate (the paper's "bounding box corresponding to the
+    highest score in the first stage"), or ``smoothed``: the lr-smoothed new size (the next frame's stage-1
+    crop), both clipped like the state. Either is the crop the network was trained on for that box.
   * best cell: the same penalty + cosine-window scoring as stage 1, relative to the stage-2 box (penalty
     against its size in stage-2 crop pixels, window centred on the stage-1 centre). Why: the
     window now encodes "agree with stage 1" and the penalty rejects cells whose box disagrees in scale or
@@ -76,11 +75,8 @@ from siammask.hparams import (
     load_tracker_preset,
 )
 from siammask.model import SearchOutput, TemplateKernels, build_siammask
-from siammask.track_state import PolygonRule, TrackerState, TrackResult
-
-
-class TrackerInputError(ValueError):
-    """A frame or box handed to the tracker is unusable (wrong shape/dtype, empty box, frame size change)."""
+from siammask.opencv_exact import PaddedFrame
+from siammask.track_state import PolygonRule, TrackerInputError, TrackerState, TrackResult
 
 
 def _model_device(model: nn.Module) -> torch.device:
@@ -135,6 +131,7 @@ class SiamMaskTracker:
         self.window = score_window(hp_.score_size, hp_.num_anchors, hp_.windowing)
         self.timings: dict[str, float] | None = None
         self.forward_counts = {"template": 0, "stage1": 0, "stage2": 0, "refine": 0}
+        self._padded = PaddedFrame()  # this frame inside a reused buffer, for crops that leave it
 
     @property
     def cascade(self) -> str:
@@ -206,6 +203,7 @@ class SiamMaskTracker:
         hp = self.hp
         avg_chans = np.mean(image_bgr, axis=(0, 1))
         fill = pad_fill_value(avg_chans)
+        self._padded.reset(image_bgr)
         positions, sizes, crops = [], [], []
         for box in boxes_xywh:
             x, y, w, h = (float(v) for v in box)
@@ -215,9 +213,10 @@ class SiamMaskTracker:
             template_side = template_crop_size(size, hp.context_amount)
             if template_side < 1:
                 raise TrackerInputError(f"tracker init: box {list(box)} is too small to crop a template")
-            crops.append(crop_subwindow(image_bgr, pos, hp.exemplar_size, template_side, fill))
+            crops.append(crop_subwindow(image_bgr, pos, hp.exemplar_size, template_side, fill, self._padded))
             positions.append(pos)
             sizes.append(size)
+        self._padded.reset(None)
         z = crops_to_tensor(crops, self.device)
         kernels = self.model.template_kernels(z)
         self.forward_counts["template"] += len(crops)
@@ -229,23 +228,9 @@ class SiamMaskTracker:
 
     # ------------------------------------------------------------------ external correction
     def recenter(self, state: TrackerState, box_xywh: Sequence[float], weight: float) -> None:
-        """Move ``state``'s search centre and size towards ``box_xywh`` by ``weight`` in [0, 1] (in place).
-
-        For callers that trust another source (e.g. a detector) more than a drifting tracker: the next
-        search is cut around the corrected box; the template is kept. box_xywh = (x, y, w, h) with w, h
-        the RAW extents x1 - x0, y1 - y0 computed in float64 (not clamped): the centre is taken as
-        (x + (x + w)) / 2, which equals the corner midpoint (x0 + x1) / 2 bit for bit whenever x + w
-        gives back x1 (always for float32 corners), and the size is max(w, 1) x max(h, 1).
-        """
-        if not 0.0 <= weight <= 1.0:
-            raise TrackerInputError(f"tracker recenter: weight must be in [0, 1], got {weight}")
-        x, y, w, h = (float(v) for v in box_xywh)
-        if not np.isfinite([x, y, w, h]).all():
-            raise TrackerInputError(f"tracker recenter: box must be finite, got {list(box_xywh)}")
-        center = np.array([(x + (x + w)) / 2, (y + (y + h)) / 2])
-        size = np.array([max(w, 1.0), max(h, 1.0)])
-        state.target_pos = (1 - weight) * np.asarray(state.target_pos, dtype=np.float64) + weight * center
-        state.target_sz = (1 - weight) * np.asarray(state.target_sz, dtype=np.float64) + weight * size
+        """Move ``state``'s search centre and size towards ``box_xywh`` by ``weight`` in [0, 1] (in place;
+        see ``TrackerState.move_towards`` for the box convention). The template is kept."""
+        state.move_towards(box_xywh, weight)
 
     # ------------------------------------------------------------------ per-frame step
     def track(self, image_bgr: np.ndarray, state: TrackerState) -> TrackResult:
@@ -260,17 +245,25 @@ class SiamMaskTracker:
         slower per object than a loop (cache pressure), while batches up to 8 are never slower.
         """
         _check_image(image_bgr)
-        if len(states) == 0:
-            return []
-        if len(states) > self.max_batch:
-            chunks = [states[i : i + self.max_batch] for i in range(0, len(states), self.max_batch)]
-            return [result for chunk in chunks for result in self.track_many(image_bgr, chunk)]
         image_hw = (int(image_bgr.shape[0]), int(image_bgr.shape[1]))
         for state in states:
             if state.image_hw != image_hw:
                 raise TrackerInputError(
                     f"tracker: frame is {image_hw} but the track was started on {state.image_hw}"
                 )
+        self._padded.reset(image_bgr)
+        step = self.max_batch
+        results = [
+            result
+            for i in range(0, len(states), step)
+            for result in self._track_batch(image_bgr, states[i : i + step])
+        ]
+        self._padded.reset(None)
+        return results
+
+    def _track_batch(self, image_bgr: np.ndarray, states: Sequence[TrackerState]) -> list[TrackResult]:
+        """``track_many`` for at most ``max_batch`` states."""
+        image_hw = (int(image_bgr.shape[0]), int(image_bgr.shape[1]))
         kernels = TemplateKernels.cat([state.kernels for state in states])
         avg_chans = [state.avg_chans for state in states]
 
@@ -337,7 +330,9 @@ class SiamMaskTracker:
         started = time.perf_counter()
         self.forward_counts[stage] += len(crops)
         patches = [
-            crop_subwindow(image, crop.center, self.hp.instance_size, crop.crop_size, pad_fill_value(avg))
+            crop_subwindow(
+                image, crop.center, self.hp.instance_size, crop.crop_size, pad_fill_value(avg), self._padded
+            )
             for crop, avg in zip(crops, avg_chans, strict=True)
         ]
         x = crops_to_tensor(patches, self.device)

@@ -228,6 +228,23 @@ def test_presets_match_the_released_configs() -> None:
     assert TrackerHParams().score_size == 25  # TrackerConfig defaults
 
 
+def test_presets_are_package_data_and_the_hydra_group_reads_the_same_files() -> None:
+    from pathlib import Path
+
+    import yaml
+
+    from siammask.hparams import PRESET_FILES, preset_path
+
+    repo_group = Path(__file__).resolve().parent.parent / "configs" / "tracker"
+    for name, file_name in PRESET_FILES.items():
+        packaged = preset_path(name)
+        assert packaged.parent.name == "presets" and packaged.parent.parent.name == "siammask"
+        hydra_file = repo_group / file_name
+        assert yaml.safe_load(packaged.read_text()) == yaml.safe_load(hydra_file.read_text()), name
+        preset = load_tracker_preset(name)
+        assert preset.options.stage2_box == "best" and preset.options.box_strategy == "mbr"
+
+
 def test_hparams_from_mappings_and_bad_input() -> None:
     from omegaconf import OmegaConf
 

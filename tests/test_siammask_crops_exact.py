@@ -17,7 +17,7 @@ from siammask.crops import (
     paste_mask,
     paste_mask_region,
 )
-from siammask.opencv_exact import resize_window_sparse
+from siammask.opencv_exact import PaddedFrame, resize_window_sparse
 
 
 def _resize_sparse(image, window, out, fill):
@@ -47,7 +47,9 @@ def _random_image(rng: np.random.Generator, height: int, width: int) -> np.ndarr
 def test_crop_equals_pad_then_resize_on_random_cases() -> None:
     rng = np.random.default_rng(9001)
     paths = {"sparse": 0, "reference": 0}
-    for _ in range(1500):
+    padded = PaddedFrame(margin=300)  # windows reaching further out take the gather path
+    garbage = rng.integers(0, 256, (900, 900, 3), dtype=np.uint8)
+    for _ in range(1200):
         height, width = (int(v) for v in rng.integers(1, 300, 2))
         image = _random_image(rng, height, width)
         side = int(np.exp(rng.uniform(np.log(10), np.log(4000))))  # crop sides 10 .. 4000, log-uniform
@@ -58,6 +60,12 @@ def test_crop_equals_pad_then_resize_on_random_cases() -> None:
         got = crop_subwindow(image, center, out, side, fill)
         assert got.dtype == np.uint8 and got.flags.c_contiguous
         np.testing.assert_array_equal(got, expected, err_msg=f"{height}x{width} {center} {side}->{out}")
+        padded.reset(image)  # the frame in a buffer whose margins hold garbage, reaching some windows
+        padded._buffer = garbage[: height + 2 * padded.margin, : width + 2 * padded.margin]
+        got = crop_subwindow(image, center, out, side, fill, padded)
+        np.testing.assert_array_equal(
+            got, expected, err_msg=f"padded {height}x{width} {center} {side}->{out}"
+        )
         window = crop_window(center, side)
         inside = window.x0 >= 0 and window.y0 >= 0
         inside = inside and window.x0 + side <= width and window.y0 + side <= height
@@ -67,7 +75,31 @@ def test_crop_equals_pad_then_resize_on_random_cases() -> None:
             paths["reference"] += 1
             if side != out:  # the sparse path also where crop_subwindow does not choose it
                 np.testing.assert_array_equal(_resize_sparse(image, window, out, fill), expected)
-    assert min(paths.values()) > 300  # both paths of crop_subwindow were exercised
+    assert min(paths.values()) > 250  # both paths of crop_subwindow were exercised
+
+
+def test_padded_view_crops_equal_pad_then_resize() -> None:
+    # windows of a few hundred pixels that leave a larger frame, where most of the crop comes from cv2.resize
+    # of a view into the padded buffer (garbage outside the frame) and a band along the frame edge is gathered
+    rng = np.random.default_rng(9008)
+    padded = PaddedFrame(margin=400)
+    garbage = rng.integers(0, 256, (1700, 1700, 3), dtype=np.uint8)
+    views = 0
+    for _ in range(300):
+        height, width = (int(v) for v in rng.integers(100, 900, 2))
+        image = _random_image(rng, height, width)
+        side = int(rng.integers(401, 1300))
+        out = int(rng.choice([255, 127]))
+        center = (float(rng.uniform(-100, width + 100)), float(rng.uniform(-100, height + 100)))
+        fill = rng.integers(0, 256, 3).astype(np.uint8)
+        padded.reset(image)
+        padded._buffer = garbage[: height + 2 * padded.margin, : width + 2 * padded.margin]
+        window = crop_window(center, side)
+        views += padded.view(window.x0, window.y0, side) is not None
+        padded.reset(image)
+        got = crop_subwindow(image, center, out, side, fill, padded)
+        np.testing.assert_array_equal(got, _padded_resize(image, center, out, side, fill))
+    assert views > 100
 
 
 @pytest.mark.parametrize("side", [254, 510, 765, 1020, 256, 509, 511, 100, 127, 255])
