@@ -10,7 +10,8 @@ For each cascade mode and N it reports the median over ``--repeats`` of one fram
 run as N ``track`` calls (looped) and as one ``track_many`` call (batched); the FLOPs of one batched step
 counted with ``torch.utils.flop_counter.FlopCounterMode`` (2 FLOPs per multiply-accumulate), the
 achieved GFLOP/s next to the measured ``torch.mm`` 2048x2048 float32 peak, and the share of the batched
-step spent cutting crops and pasting masks (+ polygon). Targets (reported, not asserted): step GFLOP/s >=
+step spent cutting crops and pasting masks (the polygon is built on demand, not in the step;
+scripts/bench_host.py times every host step). Targets (reported, not asserted): step GFLOP/s >=
 80% of the mm peak, batched never slower than looped, two-stage <= 2.05x one-stage per object.
 
     .venv/bin/python scripts/bench_tracker.py --n 1 4 8 16 --repeats 5            # full CPU table
