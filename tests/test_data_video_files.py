@@ -41,11 +41,16 @@ def write_h264(path: Path, frames: list[np.ndarray], fps: float = 10) -> Path:
     return path
 
 
-def write_lossless(path: Path, frames: list[np.ndarray], codec: str = "png", pix_fmt: str = "rgb24") -> Path:
-    """A lossless video (PNG in .avi/.mov, FFV1 in .mkv): decoded frames equal the inputs exactly."""
+def write_lossless(
+    path: Path, frames: list[np.ndarray], codec: str = "png", pix_fmt: str = "rgb24", rotation: int = 0
+) -> Path:
+    """A lossless video (PNG in .avi/.mov, FFV1 in .mkv): decoded frames equal the inputs exactly.
+    ``rotation``: display rotation (counter-clockwise degrees) stored in the container (.mov)."""
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=Fraction(10))
         stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], pix_fmt
+        if rotation:
+            stream.set_display_rotation(rotation)
         for frame in frames:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")))
         container.mux(stream.encode(None))
@@ -90,6 +95,20 @@ def test_decoded_frames_equal_the_same_pictures_read_as_image_frames(
         as_image = read_frame(tmp_path / f"{i}.png")
         assert decoded.dtype == np.uint8 and decoded.shape == (H, W, 3) and decoded.flags.c_contiguous
         np.testing.assert_array_equal(decoded, as_image)
+
+
+@pytest.mark.parametrize("rotation", [90, -90, 180])
+def test_a_sideways_stored_phone_video_is_turned_upright(tmp_path: Path, rotation: int) -> None:
+    """Chromium shows such a file as np.rot90(stored, rotation // 90) (checked once by screenshot)."""
+    frames = _frames(2, seed=2)
+    (video,), _ = VideoSource(
+        write_lossless(tmp_path / "phone.mov", frames, rotation=rotation)
+    ).videos_and_failures()
+    upright = [np.rot90(f, k=rotation // 90) for f in frames]
+    assert (video.width, video.height) == (upright[0].shape[1], upright[0].shape[0])
+    for decoded, expected in zip(video.iter_frames(), upright, strict=True):
+        np.testing.assert_array_equal(decoded, expected)
+        assert decoded.flags.c_contiguous
 
 
 def test_frame_stride_and_max_frames_apply_to_files_and_folders(tmp_path: Path) -> None:

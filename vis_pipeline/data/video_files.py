@@ -13,6 +13,10 @@ packets without decoding them (one packet per frame: the length is known before 
 cheaply) and decodes the first frame for the frame size. Decoding checks the rest as it goes:
 a frame of another size, a decoder error, or fewer frames than packets (a truncated file) raise
 :class:`DataError` naming the file, so that video fails alone.
+
+Phone videos are often stored sideways with a display rotation in the container; frames are
+turned upright as players show them (``np.rot90`` by the frame's counter-clockwise
+``rotation``, the convention of FFmpeg and browsers), and width/height are the upright ones.
 """
 
 from __future__ import annotations
@@ -66,6 +70,21 @@ def kept_indices(frame_count: int, frame_stride: int, max_frames: int | None) ->
     return kept if max_frames is None else kept[:max_frames]
 
 
+def _quarter_turns(frame: av.VideoFrame, path: Path) -> int:
+    """Counter-clockwise quarter turns that make ``frame`` upright (its display rotation)."""
+    degrees = int(round(frame.rotation or 0))
+    if degrees % 90:
+        raise DataError(
+            f"{path}: display rotation of {degrees} degrees is not supported (multiples of 90 only)"
+        )
+    return (degrees // 90) % 4
+
+
+def _upright_size(frame: av.VideoFrame, turns: int) -> tuple[int, int]:
+    """(width, height) of ``frame`` once turned upright."""
+    return (frame.height, frame.width) if turns % 2 else (frame.width, frame.height)
+
+
 def _reason(exc: BaseException) -> str:
     """FFmpeg's message without the errno and file-name decorations PyAV adds."""
     text = getattr(exc, "strerror", None) or str(exc) or exc.__class__.__name__
@@ -108,8 +127,9 @@ def probe_video_file(path: Path) -> StreamInfo:
         frames.close()
     if first is None:
         raise DataError(f"{path}: 0 decodable frames")
+    width, height = _upright_size(first, _quarter_turns(first, path))
     fps = float(rate) if rate else None
-    return StreamInfo(int(first.width), int(first.height), fps, count)
+    return StreamInfo(int(width), int(height), fps, count)
 
 
 def _decoded_frames(path: Path) -> Iterator[av.VideoFrame]:
@@ -169,13 +189,16 @@ class VideoFile:
         for index, frame in enumerate(_decoded_frames(self.path)):
             if target is None:
                 return
-            if (frame.width, frame.height) != (self.width, self.height):
+            turns = _quarter_turns(frame, self.path)
+            width, height = _upright_size(frame, turns)
+            if (width, height) != (self.width, self.height):
                 raise DataError(
-                    f"{self.path}: frame {index} is {frame.width}x{frame.height} but the video starts at "
+                    f"{self.path}: frame {index} is {width}x{height} but the video starts at "
                     f"{self.width}x{self.height} (variable frame size is not supported)"
                 )
             if index == target:
-                yield to_bgr_uint8(frame.to_ndarray(format="bgr24"), self.path)
+                picture = frame.to_ndarray(format="bgr24")
+                yield to_bgr_uint8(np.rot90(picture, k=turns) if turns else picture, self.path)
                 target = next(wanted, None)
         if target is not None:
             raise DataError(
