@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import inspect
 import json
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -261,3 +263,29 @@ def synth_as_video_files(dataset: Path, out_dir: Path, fps: float = 10) -> Path:
     for folder in sorted(p for p in (dataset / "JPEGImages").iterdir() if p.is_dir()):
         write_h264(out_dir / f"{folder.name}.mp4", [read_frame(p) for p in sorted(folder.iterdir())], fps)
     return out_dir
+
+
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the (large) pytest parent.
+_PEAK_RSS_OF_DECODING = """
+import re, sys
+from pathlib import Path
+from vis_pipeline.data import VideoSource
+(video,), _ = VideoSource(sys.argv[1]).videos_and_failures()
+assert sum(1 for _ in video.iter_frames()) == video.length
+print(int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1)) * 1024)
+"""
+
+
+def test_decoding_memory_is_flat_in_video_length(tmp_path: Path) -> None:
+    """Peak RSS of decoding 400 frames vs 20 (each in a fresh process): a few MB apart, while
+    holding the 400 frames would take 92 MB."""
+    frame = cv2.resize(_frames(1)[0], (320, 240))
+    peaks = []
+    for count in (20, 400):
+        path = write_h264(tmp_path / f"{count}.mp4", [frame] * count)
+        proc = subprocess.run([sys.executable, "-c", _PEAK_RSS_OF_DECODING, str(path)],
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        peaks.append(int(proc.stdout.split()[-1]))
+    growth = peaks[1] - peaks[0]
+    assert growth < 0.2 * 400 * frame.nbytes, f"peak RSS grew by {growth / 2**20:.1f} MiB"
