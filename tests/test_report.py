@@ -24,6 +24,7 @@ from test_visualize import compose, probe
 from vis_pipeline.cli.report import make_report
 from vis_pipeline.pipeline import RunFailed, run_pipeline
 from vis_pipeline.report import ReportError
+from vis_pipeline.visualize import OverlaySettingsError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -137,3 +138,5 @@ def test_report_input_errors_are_one_line(tmp_path: Path) -> None:
         make_report(compose("report", [f"run={tmp_path / 'not_a_run'}"]))
     with pytest.raises(ReportError, match="no run_summary.json found"):
         make_report(compose("report", [f"sweep={tmp_path / 'not_a_run'}"]))
+    with pytest.raises(OverlaySettingsError, match="crf=60: must be in"):
+        make_report(compose("report", [f"run={tmp_path / 'not_a_run'}", "crf=60"]))

@@ -33,6 +33,21 @@ PALETTE = np.array(
 )  # fmt: skip
 # Largest denominator of the container frame rate: NTSC rates are n/1001.
 _MAX_RATE_DENOMINATOR = 1001
+X264_PRESETS = (
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+)
+
+
+class OverlaySettingsError(ValueError):
+    """An overlay setting that cannot work (one line naming the key)."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +62,20 @@ class OverlaySettings:
     alpha: float
     crf: int
     preset: str
+
+    def __post_init__(self) -> None:
+        problems = [
+            (not self.fps > 0, f"fps={self.fps}: must be > 0"),
+            (not 0 <= self.alpha <= 1, f"alpha={self.alpha}: must be in [0, 1]"),
+            (not 0 <= self.crf <= 51, f"crf={self.crf}: must be in [0, 51] (x264)"),
+            (
+                self.preset not in X264_PRESETS,
+                f"preset={self.preset}: must be one of {' | '.join(X264_PRESETS)}",
+            ),
+        ]
+        for bad, message in problems:
+            if bad:
+                raise OverlaySettingsError(message)
 
     @classmethod
     def from_config(cls, cfg: Any) -> OverlaySettings:

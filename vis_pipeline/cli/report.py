@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 from vis_pipeline.cli import CONFIG_DIR
 from vis_pipeline.data import DataError
 from vis_pipeline.report import ReportError, write_run_report, write_sweep_report
-from vis_pipeline.visualize import OverlaySettings
+from vis_pipeline.visualize import OverlaySettings, OverlaySettingsError
 
 
 def make_report(cfg: DictConfig) -> Path:
@@ -31,7 +31,7 @@ def make_report(cfg: DictConfig) -> Path:
 def main(cfg: DictConfig) -> None:
     try:
         index = make_report(cfg)
-    except (ReportError, DataError) as exc:
+    except (ReportError, DataError, OverlaySettingsError) as exc:
         print(f"vis-report: {exc}", file=sys.stderr)
         sys.exit(2)
     print(f"vis-report: wrote {index} (open it in a browser; the folder is self-contained)")

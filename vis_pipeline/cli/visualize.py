@@ -18,7 +18,7 @@ from vis_pipeline.cli import CONFIG_DIR
 from vis_pipeline.cli.run import register_resolvers
 from vis_pipeline.data import DataError, VideoSource, load_ytvis_annotations
 from vis_pipeline.data.ytvis import read_json_source
-from vis_pipeline.visualize import OverlaySettings, render_video_overlay
+from vis_pipeline.visualize import OverlaySettings, OverlaySettingsError, render_video_overlay
 
 register_resolvers()
 
@@ -58,7 +58,7 @@ def render_overlays(cfg: DictConfig) -> list[Path]:
 def main(cfg: DictConfig) -> None:
     try:
         render_overlays(cfg)
-    except DataError as exc:
+    except (DataError, OverlaySettingsError) as exc:
         print(f"vis-visualize: {exc}", file=sys.stderr)
         sys.exit(2)
 
