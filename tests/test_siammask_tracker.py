@@ -394,6 +394,9 @@ def test_one_and_two_stage_give_valid_and_related_results(tiny_net: nn.Module) -
             for result, state in zip(out, states, strict=True):
                 _check_result(result, state, tracker.hp.seg_thr)
         results[cascade] = (out, [state.target_pos.copy() for state in states])
+        counts = tracker.forward_counts  # samples through each network call: which cascade really ran
+        stage2 = counts["stage1"] if cascade == "two_stage" else 0
+        assert counts == {"template": 3, "stage1": 6, "stage2": stage2, "refine": 6}
     # stage 1 of the cascade is the released step, so with the same stage-1 history the boxes agree on the
     # first tracked frame; masks come from a different crop and may differ.
     one, two = (SiamMaskTracker(tiny_net, TINY_HP, cascade=c) for c in ("one_stage", "two_stage"))
