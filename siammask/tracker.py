@@ -1,38 +1,32 @@
 """SiamMask tracker: the released per-frame step, the paper's two-stage cascade, and batched multi-track.
 
 One step for a track (SPEC §2.5, reproduced exactly; "one_stage" = the released tracker):
-  1. cut the search crop around the previous centre, side round(s_x), s_x = s * 255/127 with
+  1. search crop around the previous centre, side round(s_x), s_x = s * 255/127 with
      s = sqrt((w + (w+h)/2)(h + (w+h)/2)), resized to 255;
   2. network: foreground score and box deltas for the 5 x 25 x 25 anchors;
   3. decode boxes, penalise scale/aspect change, mix with the cosine window, take the argmax;
   4. update: centre += best box centre / scale_x, size moves towards the best box by penalty*score*lr;
-  5. mask: refine at the best cell, sigmoid, paste into the frame; polygon = box of the mask by
-     ``box_strategy`` (mbr = minAreaRect, the released one), else the unclipped new box; then centre and
-     size are clipped to the frame.
+  5. mask: refine at the best cell, sigmoid, paste into the frame; polygon: the mask's box by
+     ``box_strategy`` (mbr = the released minAreaRect) or the unclipped new box; then clip to the frame.
 
-Two-stage cascade (paper §5, Fig. 7; not in the released code, SPEC §2.9). Stage 1 is steps 1-4 above
-(box from the regression branch; the state is updated exactly as in one_stage). Stage 2:
-  * crop rule (``stage2_box``): the context rule of step 1 around the new (clipped) centre and, as size,
+Two-stage cascade (paper §5, Fig. 7; SPEC §2.9). Stage 1 is steps 1-4 (the state is updated exactly as
+in one_stage). Stage 2:
+  * crop (``stage2_box``): the context rule of step 1 around the new clipped centre with, as size,
     ``best``: the raw size of the best stage-1 candidate (the paper's "bounding box corresponding to the
-    highest score in the first stage"), or ``smoothed``: the lr-smoothed new size (the next frame's stage-1
-    crop), both clipped like the state. Either is the crop the network was trained on for that box.
-  * best cell: the same penalty + cosine-window scoring as stage 1, relative to the stage-2 box (penalty
-    against its size in stage-2 crop pixels, window centred on the stage-1 centre). Why: the
-    window now encodes "agree with stage 1" and the penalty rejects cells whose box disagrees in scale or
-    shape, while the network can still correct a small centring error of stage 1; a fixed centre cell
-    would ignore the stage-2 evidence and a raw argmax could jump to a distractor.
-  * the mask is refine at that cell of stage 2, pasted with stage 2's crop geometry; pos/size/score stay
-    those of stage 1 (the polygon fallback box is the unclipped stage-1 box, as in one_stage).
-  Stage 2 reuses the cached template kernels (never recomputes templates); neither stage computes the
-  3969-channel mask head (refine replaces it); stage 1 of two_stage skips refine.
+    highest score in the first stage"), or ``smoothed``: the lr-smoothed new size (the next frame's
+    stage-1 crop), clipped like the state: the crop the network was trained on for that box;
+  * cell: stage 1's penalty + window scoring against the stage-2 box, so that the window says "agree
+    with stage 1" and the penalty rejects boxes of another scale or shape, while the network may still
+    correct a small centring error (a fixed centre cell would ignore stage 2, a raw argmax could jump to
+    a distractor);
+  * mask: refine at that cell of stage 2, pasted with stage 2's geometry; pos/size/score stay stage 1's.
+  Templates are cached (never recomputed); no stage computes the 3969-channel mask head; stage 1 of
+  two_stage skips refine.
 
-``track_many`` runs all tracks of a frame with one ``search`` call per stage and one ``refine_at`` call
-on stacked crops and concatenated kernels; scoring and pasting run per track with the same code as
-``track``, so the only differences come from batched convolution arithmetic.
-
-Host side (crops, paste, mask, polygon): crops and the paste read and write only the pixels they need
-(``siammask.opencv_exact``, bit-identical to the full-frame OpenCV calls); a result keeps its mask as the
-pasted region and builds frame-sized arrays and the polygon only when asked.
+``track_many`` runs a frame's tracks with one ``search`` per stage and one ``refine_at`` on stacked crops;
+scoring and pasting run per track with ``track``'s code (differences: batched convolution arithmetic).
+Crops and the paste touch only the pixels they need (``siammask.opencv_exact``, bit-identical to the
+full-frame OpenCV calls); a result builds frame-sized arrays and its polygon only when asked.
 """
 
 from __future__ import annotations
