@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: setup demo test lint format demo-weights
+.PHONY: setup demo test test-ray lint format demo-weights
 
 setup:
 	bash scripts/setup_env.sh
@@ -10,8 +10,17 @@ setup:
 demo: setup
 	bash scripts/demo.sh
 
+# Tests marked `ray` start a local Ray cluster. Ray is an optional extra (pip install -e .[ray]): without
+# it `make test` deselects them (-m "not ray"), on purpose and visibly; `make test-ray` insists on Ray.
+HAVE_RAY = $(shell $(PY) -c "import ray" >/dev/null 2>&1 && echo yes)
+
 test: setup
-	$(PY) -m pytest tests
+	$(if $(HAVE_RAY),,@echo "make test: Ray not installed, deselecting the tests marked ray (see make test-ray)")
+	$(PY) -m pytest tests $(if $(HAVE_RAY),,-m "not ray")
+
+test-ray: setup
+	@$(PY) -c "import ray" 2>/dev/null || { echo "make test-ray: Ray is not installed (.venv/bin/pip install -e .[ray])" >&2; exit 1; }
+	$(PY) -m pytest tests -m ray
 
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
