@@ -9,6 +9,7 @@ import pytest
 
 from vis_pipeline.data import VideoSource, load_ytvis_annotations
 from vis_pipeline.data.synth import SynthConfig, generate_dataset
+from vis_pipeline.data.fingerprint import video_fingerprint
 from vis_pipeline.detect.cache import DetectionCache, detect_video
 from vis_pipeline.detect.oracle import OracleDetector
 
@@ -28,7 +29,8 @@ def test_oracle_through_detect_video_equals_gt_and_is_cached(dataset: Path, tmp_
     detector = OracleDetector.from_config({"seed": 0}, ann)
     cache = DetectionCache(tmp_path / "cache")
     for video in videos:
-        dets, from_cache = detect_video(detector, video, cache, batch_size=4, progress=False)
+        fp = video_fingerprint(video)
+        dets, from_cache = detect_video(detector, video, cache, batch_size=4, progress=False, fingerprint=fp)
         assert not from_cache
         assert len(dets) == video.length
         for t, frame_dets in enumerate(dets):
@@ -39,7 +41,7 @@ def test_oracle_through_detect_video_equals_gt_and_is_cached(dataset: Path, tmp_
             ]
             assert [(int(c), m) for c, m in zip(frame_dets.labels, frame_dets.masks, strict=True)] == expected
             np.testing.assert_array_equal(frame_dets.scores, 1.0)
-        assert cache.path(video, detector.cache_key()).exists()
+        assert cache.path(video, detector.cache_key(), fp).exists()
 
     class Exploding:
         """Same key as the oracle, but running it is an error: the rerun must come from the cache."""
@@ -51,7 +53,9 @@ def test_oracle_through_detect_video_equals_gt_and_is_cached(dataset: Path, tmp_
             raise AssertionError("detector ran although the cache was valid")
 
     for video in videos:
-        again, from_cache = detect_video(Exploding(), video, cache, progress=False)
+        again, from_cache = detect_video(
+            Exploding(), video, cache, progress=False, fingerprint=video_fingerprint(video)
+        )
         assert from_cache
         fresh, _ = detect_video(detector, video, None, progress=False)
         assert [d.masks for d in again] == [d.masks for d in fresh]

@@ -22,6 +22,7 @@ from tqdm import tqdm
 from siammask.checkpoint import CheckpointError
 from siammask.hparams import TrackerConfigError
 from vis_pipeline.build import (
+    RANDOM_INIT_SEED,
     BuildError,
     association_label,
     build_detector,
@@ -32,12 +33,14 @@ from vis_pipeline.build import (
     plain,
 )
 from vis_pipeline.data import DataError, VideoSource, YTVISAnnotations, load_ytvis_annotations
+from vis_pipeline.data.fingerprint import checkpoint_fingerprint, video_fingerprint
+from vis_pipeline.data.video import write_videos_json
 from vis_pipeline.detect.base import DetectorError
 from vis_pipeline.fileio import atomic_write_text
 from vis_pipeline.results import write_results_json
 from vis_pipeline.runner import VideoOutcome, VideoRunner, one_line_error, summarize
 from vis_pipeline.settings import SettingsError
-from vis_pipeline.store import RunStore, config_hash
+from vis_pipeline.store import RunDirBusy, RunStore, StoreWriteError, config_hash, input_key, writing
 
 # Config keys that do not change results (excluded from the config hash used for resume).
 NON_RESULT_KEYS = ("progress", "retry_failed", "shard", "evaluate", "submission", "cache_dir", "threads")
@@ -86,7 +89,9 @@ def list_videos(cfg: DictConfig, gt: YTVISAnnotations | None) -> tuple[list[Any]
     """
     index, count = int(cfg.shard.index), int(cfg.shard.count)
     try:
-        source = VideoSource(cfg.data.frames, gt)
+        source = VideoSource(
+            cfg.data.frames, gt, int(cfg.data.get("frame_stride", 1)), cfg.data.get("max_frames")
+        )
         videos, failures = source.videos_and_failures(shard=(index, count))
     except DataError as exc:
         raise RunFailed(str(exc)) from None
@@ -97,20 +102,23 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
     """Process every video of the shard into ``run_dir``; returns the run summary.
 
     Raises SettingsError (before any work) for a setting that cannot work, RunFailed for inputs
-    that stop the run or videos that failed (the others are finished and kept).
+    that stop the run, a busy run directory, a file that cannot be written, or videos that failed
+    (the others are finished and kept: a rerun resumes).
     """
     check_run_settings(cfg)
     torch.set_num_threads(int(cfg.threads))
-    cfg_dict = result_config(cfg)
-    store = RunStore(run_dir, config_hash(cfg_dict))
-    gt = read_ground_truth(cfg.data.ann)
-    for message in (gt.dropped if gt is not None else [])[:5]:
-        print(f"vis-run: warning: {message} (annotation left out)", file=sys.stderr)
-    videos, listing_failures = list_videos(cfg, gt)
-    # retry_failed: compute only the videos recorded as failed; finished ones are still listed
-    # (as skipped) so results.json and the summary cover the whole shard.
-    retry_ids = store.failed_ids() if cfg.retry_failed else None
+    store = RunStore(run_dir, config_hash(result_config(cfg)))
+    try:
+        with store.lock():
+            return _run_locked(cfg, store)
+    except RunDirBusy as exc:
+        raise RunFailed(str(exc)) from None
+    except StoreWriteError as exc:
+        raise RunFailed(f"{exc}; finished videos are kept, rerun to resume") from None
 
+
+def _build_runner(cfg: DictConfig, gt: YTVISAnnotations | None) -> tuple[VideoRunner, str]:
+    """The run's VideoRunner and the key of its content inputs (detector key, tracker weights)."""
     try:
         runner = VideoRunner(
             detector=build_detector(cfg.detector, gt),
@@ -120,55 +128,87 @@ def run_pipeline(cfg: DictConfig, run_dir: Path) -> dict:
             topk=int(cfg.topk),
             batch_size=int(cfg.detector.get("batch_size", 1)),
             progress=bool(cfg.progress),
+            detect_every=int(cfg.get("detect_every", 1)),
         )
+        weights = checkpoint_fingerprint(cfg.tracker.get("checkpoint"))
     except TrackerConfigError as exc:  # a tracker setting (cascade, stage2_box, hp ...)
         raise SettingsError(f"tracker: {' '.join(str(exc).split())}") from None
     except STARTUP_ERRORS as exc:  # bad GT, checkpoint or config: one line, no traceback
         raise RunFailed(" ".join(str(exc).split()) or exc.__class__.__name__) from None
+    return runner, input_key(runner.detector.cache_key(), weights or f"random-init-{RANDOM_INIT_SEED}")
+
+
+def _run_locked(cfg: DictConfig, store: RunStore) -> dict:
+    run_dir = store.run_dir
+    gt = read_ground_truth(cfg.data.ann)
+    for message in (gt.dropped if gt is not None else [])[:5]:
+        print(f"vis-run: warning: {message} (annotation left out)", file=sys.stderr)
+    videos, listing_failures = list_videos(cfg, gt)
+    # retry_failed: compute only the videos recorded as failed; finished ones are still listed
+    # (as skipped) so results.json and the summary cover the whole shard.
+    retry_ids = store.failed_ids() if cfg.retry_failed else None
+    runner, run_key = _build_runner(cfg, gt)
+    with writing(run_dir / "videos.json", "the video list"):
+        write_videos_json(videos, run_dir / "videos.json")
 
     outcomes: list[VideoOutcome] = []
     for vid, name, error in listing_failures:
         store.save_failed(vid, name, error)
         outcomes.append(VideoOutcome(vid, name, "failed", error=error))
     for video in tqdm(videos, desc="videos", unit="video", disable=not cfg.progress):
-        if store.load_done(video.video_id) is not None:
-            outcomes.append(VideoOutcome(video.video_id, video.name, "skipped", frames=video.length))
-            continue
-        if retry_ids is not None and video.video_id not in retry_ids:  # never attempted
-            outcomes.append(VideoOutcome(video.video_id, video.name, "pending", frames=video.length))
-            continue
-        try:
-            outcome = runner.process(video)
-        except Exception as exc:  # one bad video never kills the run
-            error = one_line_error(exc)
-            store.save_failed(video.video_id, video.name, error)
-            outcomes.append(VideoOutcome(video.video_id, video.name, "failed", error=error))
-            tqdm.write(f"vis-run: video {video.video_id} ({video.name}) failed: {error}")
-            continue
-        store.save_done(video.video_id, video.name, outcome.results, {"frames": outcome.frames})
-        outcomes.append(outcome)
+        outcomes.append(_run_video(video, runner, run_key, store, retry_ids))
 
     results = store.finished_results([o.video_id for o in outcomes])
-    summary = summarize(outcomes, store.cfg_hash, protocol(runner, cfg), cfg_dict)
+    summary = summarize(outcomes, store.cfg_hash, protocol(runner, cfg), result_config(cfg))
     summary["shard"] = {"index": int(cfg.shard.index), "count": int(cfg.shard.count)}
-    write_results_json(results, run_dir / "results.json")
-    atomic_write_text(run_dir / "run_summary.json", json.dumps(summary, indent=2, sort_keys=True))
+    with writing(run_dir / "results.json", "results"):
+        write_results_json(results, run_dir / "results.json")
+    with writing(run_dir / "run_summary.json", "the run summary"):
+        atomic_write_text(run_dir / "run_summary.json", json.dumps(summary, indent=2, sort_keys=True))
     print(
         f"vis-run: {summary['totals']['finished']}/{len(outcomes)} videos, {len(results)} tracks -> {run_dir}"
     )
 
     if cfg.evaluate and gt is not None and int(cfg.shard.count) == 1:  # a shard would be scored on all GT
         unfinished = {o.video_id: o.name for o in outcomes if o.status in ("failed", "pending")}
-        evaluate_into(run_dir, gt, results, unfinished)
+        with writing(run_dir / "metrics.json", "metrics"):
+            evaluate_into(run_dir, gt, results, unfinished)
     complete = summary["totals"]["finished"] == summary["totals"]["videos"]  # none failed or pending
     if cfg.submission and gt is not None and complete and int(cfg.shard.count) == 1:
-        write_submission_into(run_dir, gt, results, int(cfg.topk))
+        with writing(run_dir / "submission.zip", "the submission"):
+            write_submission_into(run_dir, gt, results, int(cfg.topk))
     failed = summary["failures"]
     if failed:
         lines = "; ".join(f"{f['name']} ({f['video_id']}): {f['error']}" for f in failed[:5])
         more = f" (+{len(failed) - 5} more)" if len(failed) > 5 else ""
         raise RunFailed(f"{len(failed)} video(s) failed: {lines}{more}; rerun with retry_failed=true")
     return summary
+
+
+def _run_video(
+    video: Any, runner: VideoRunner, run_key: str, store: RunStore, retry_ids: set[int] | None
+) -> VideoOutcome:
+    """One video: skipped when finished before on the same inputs, else processed and saved."""
+    vid, name = video.video_id, video.name
+    try:
+        fingerprint = video_fingerprint(video)
+    except DataError as exc:
+        store.save_failed(vid, name, str(exc))
+        return VideoOutcome(vid, name, "failed", error=str(exc))
+    key = input_key(run_key, fingerprint)
+    if store.load_done(vid, key) is not None:
+        return VideoOutcome(vid, name, "skipped", frames=video.length)
+    if retry_ids is not None and vid not in retry_ids:  # never attempted
+        return VideoOutcome(vid, name, "pending", frames=video.length)
+    try:
+        outcome = runner.process(video, fingerprint)
+    except Exception as exc:  # one bad video never kills the run
+        error = one_line_error(exc)
+        store.save_failed(vid, name, error)
+        tqdm.write(f"vis-run: video {vid} ({name}) failed: {error}")
+        return VideoOutcome(vid, name, "failed", error=error)
+    store.save_done(vid, name, outcome.results, {"frames": outcome.frames}, key)
+    return outcome
 
 
 def evaluate_into(

@@ -16,6 +16,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from vis_pipeline.data.fingerprint import video_fingerprint
 from vis_pipeline.detect.base import Detector
 from vis_pipeline.detect.cache import DetectionCache, detect_video
 from vis_pipeline.track.association import AssociationConfig
@@ -48,6 +49,9 @@ def one_line_error(exc: BaseException) -> str:
 class VideoRunner:
     """Detector -> SiamMask tracks -> result entries, one video at a time.
 
+    ``detect_every=k``: the detector runs on frames 0, k, 2k, ...; on the frames between, the live
+    tracks coast on SiamMask alone (no births or deaths there; ``max_lost`` counts detector frames).
+
     ``video`` is a ``vis_pipeline.data.Video`` (id, name, size, length, ``iter_frames()``).
     """
 
@@ -58,11 +62,21 @@ class VideoRunner:
     topk: int = 10
     batch_size: int = 1
     progress: bool = False
+    detect_every: int = 1
 
-    def process(self, video: Any) -> VideoOutcome:
+    def process(self, video: Any, fingerprint: str | None = None) -> VideoOutcome:
+        """``fingerprint``: the video's content fingerprint (computed here when not given)."""
+        if fingerprint is None:
+            fingerprint = video_fingerprint(video)
         t0 = time.perf_counter()
         detections, from_cache = detect_video(
-            self.detector, video, self.cache, batch_size=self.batch_size, progress=self.progress
+            self.detector,
+            video,
+            self.cache,
+            batch_size=self.batch_size,
+            progress=self.progress,
+            fingerprint=fingerprint,
+            detect_every=self.detect_every,
         )
         t1 = time.perf_counter()
         mot = MultiObjectTracker(self.tracker, self.lifecycle)
@@ -71,7 +85,11 @@ class VideoRunner:
             disable=not self.progress, leave=False,
         )  # fmt: skip
         for frame_idx, frame in enumerate(frames):
-            mot.step(frame_idx, frame, detections[frame_idx])
+            frame_dets = detections[frame_idx]
+            if frame_dets is None:  # detect_every: a frame the detector skips by design
+                mot.coast(frame_idx, frame)
+            else:
+                mot.step(frame_idx, frame, frame_dets)
         mot.finish()
         t2 = time.perf_counter()
         results = mot.results(video.video_id, video.length, self.topk)
@@ -83,7 +101,7 @@ class VideoRunner:
             tracks=len(results),
             detect_s=t1 - t0,
             track_s=t2 - t1,
-            detector_frames=0 if from_cache else video.length,
+            detector_frames=0 if from_cache else sum(d is not None for d in detections),
             results=results,
         )
 

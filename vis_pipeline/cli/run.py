@@ -52,6 +52,13 @@ def main(cfg: DictConfig) -> None:
     run_dir = Path(hydra_cfg.runtime.output_dir)
     try:
         run_pipeline(cfg, run_dir)
+    except KeyboardInterrupt:
+        done = len(list((run_dir / "videos").glob("*.json"))) if (run_dir / "videos").is_dir() else 0
+        print(
+            f"vis-run: interrupted; {done} finished video(s) kept in {run_dir}, rerun to resume",
+            file=sys.stderr,
+        )
+        sys.exit(130)
     except SettingsError as exc:  # checked before any work: nothing was started
         print(f"vis-run: {exc}", file=sys.stderr)
         if hydra_cfg.mode == RunMode.MULTIRUN:

@@ -1,9 +1,15 @@
 """Per-video detection cache: run the detector once per video, reuse it for every tracker setting.
 
-Layout: ``<root>/<cache_key>/<video file stem>.dets``, one file per video. A file is a one-line
-JSON header followed by a JSON body (the detections of every frame: boxes, scores, labels and
-compressed-RLE masks). The header holds the format version, the cache key, the video's name,
-frame count and size, and the sha256 of the body bytes.
+Layout: ``<root>/<cache_key>/<video file stem>-<fingerprint>.dets``, one file per video content.
+The fingerprint (``vis_pipeline.data.fingerprint.video_fingerprint``) hashes the video's frames
+byte for byte, so another dataset with the same video names, a regenerated dataset or one changed
+frame never reuses old detections. A file is a one-line JSON header followed by a JSON body (the
+detections of every frame: boxes, scores, labels and compressed-RLE masks). The header holds the
+format version, the cache key, the video's name, fingerprint, frame count and size, and the
+sha256 of the body bytes.
+
+The cache is optional: a cache that cannot be written (unwritable or full disk, a file where a
+folder should be) is reported once with its path and the run goes on without it.
 
 The key is the detector's ``cache_key()``: for mmdet detectors a hash of the effective mmdet
 config (test scale, thresholds, proposal counts included), the adapter settings and the
@@ -25,6 +31,7 @@ import hashlib
 import json
 import logging
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,7 +44,7 @@ from vis_pipeline.store import atomic_write_text
 from vis_pipeline.types import Detections
 
 LOG = logging.getLogger(__name__)
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 
 
@@ -48,19 +55,22 @@ def _file_stem(video: VideoRef) -> str:
     return f"video{video.video_id}_{hashlib.sha256(video.name.encode()).hexdigest()[:12]}"
 
 
-def _header_fields(video: VideoRef, key: str) -> dict[str, Any]:
+def _header_fields(video: VideoRef, key: str, fingerprint: str) -> dict[str, Any]:
     """What a cache file's header must say for ``video`` under ``key`` (written on save, checked on load)."""
     return {
         "format": FORMAT_VERSION,
         "key": key,
         "video": video.name,
+        "fingerprint": fingerprint,
         "num_frames": int(video.length),
         "height": int(video.height),
         "width": int(video.width),
     }
 
 
-def _frame_to_json(dets: Detections) -> dict[str, Any]:
+def _frame_to_json(dets: Detections | None) -> dict[str, Any] | None:
+    if dets is None:  # a frame the detector skipped by design (detect_every)
+        return None
     return {
         "boxes": dets.boxes.astype(np.float64).tolist(),
         "scores": dets.scores.astype(np.float64).tolist(),
@@ -69,7 +79,9 @@ def _frame_to_json(dets: Detections) -> dict[str, Any]:
     }
 
 
-def _frame_from_json(frame: dict[str, Any]) -> Detections:
+def _frame_from_json(frame: dict[str, Any] | None) -> Detections | None:
+    if frame is None:
+        return None
     return Detections(
         np.asarray(frame["boxes"], dtype=np.float32).reshape(-1, 4),
         np.asarray(frame["scores"], dtype=np.float32),
@@ -86,24 +98,33 @@ class DetectionCache:
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
+        self.write_failed = False  # set at the first failed write (warned once)
 
-    def path(self, video: VideoRef, key: str) -> Path:
+    def path(self, video: VideoRef, key: str, fingerprint: str) -> Path:
         if not re.match(r"^[A-Za-z0-9_-]{1,64}$", key):
             raise ValueError(f"cache key must be 1-64 [A-Za-z0-9_-] characters, got {key!r}")
-        return self.root / key / f"{_file_stem(video)}.dets"
+        if not re.match(r"^[0-9a-f]{8,64}$", fingerprint):
+            raise ValueError(f"video fingerprint must be 8-64 hex characters, got {fingerprint!r}")
+        return self.root / key / f"{_file_stem(video)}-{fingerprint[:16]}.dets"
 
-    def load(self, video: VideoRef, key: str) -> list[Detections] | None:
-        """The cached detections of ``video`` under ``key``, or None (missing, corrupt or stale)."""
-        path = self.path(video, key)
-        if not path.exists():
+    def load(self, video: VideoRef, key: str, fingerprint: str) -> list[Detections | None] | None:
+        """The cached detections of ``video`` (content ``fingerprint``) under ``key``, or None
+        (missing, corrupt or stale)."""
+        path = self.path(video, key, fingerprint)
+        try:
+            if not path.exists():
+                return None
+        except OSError:
             return None
-        problem, frames = self._read(path, video, key)
+        problem, frames = self._read(path, video, key, fingerprint)
         if problem is not None:
             LOG.warning("detection cache: ignoring %s (%s); recomputing", path, problem)
             return None
         return frames
 
-    def _read(self, path: Path, video: VideoRef, key: str) -> tuple[str | None, list[Detections] | None]:
+    def _read(
+        self, path: Path, video: VideoRef, key: str, fingerprint: str
+    ) -> tuple[str | None, list[Detections | None] | None]:
         try:
             data = path.read_bytes()
         except OSError as err:
@@ -117,7 +138,7 @@ class DetectionCache:
             return f"bad header JSON: {err}", None
         if not isinstance(header, dict):
             return "bad header", None
-        expected = _header_fields(video, key)
+        expected = _header_fields(video, key, fingerprint)
         for field, value in expected.items():
             if header.get(field) != value:
                 return f"stale: {field} is {header.get(field)!r}, expected {value!r}", None
@@ -130,34 +151,58 @@ class DetectionCache:
         if len(frames) != video.length:
             return f"stale: {len(frames)} frames stored, video has {video.length}", None
         for frame in frames:
-            for mask in frame.masks:
+            for mask in frame.masks if frame is not None else []:
                 if list(mask["size"]) != [video.height, video.width]:
                     return f"stale: mask size {mask['size']} != {[video.height, video.width]}", None
         return None, frames
 
-    def save(self, video: VideoRef, key: str, detections: list[Detections]) -> Path:
-        """Write the detections of every frame of ``video`` atomically; returns the file path."""
+    def save(
+        self, video: VideoRef, key: str, fingerprint: str, detections: list[Detections | None]
+    ) -> Path | None:
+        """Write the detections of every frame of ``video`` atomically; returns the file path, or None
+        when the cache cannot be written (warned once per cache, with the path; the run goes on)."""
         if len(detections) != video.length:
             raise ValueError(
                 f"detection cache: {len(detections)} frames of detections for video {video.name!r} "
                 f"with {video.length} frames"
             )
         body = json.dumps([_frame_to_json(d) for d in detections], separators=(",", ":")).encode()
-        header = {**_header_fields(video, key), "sha256": hashlib.sha256(body).hexdigest()}
-        path = self.path(video, key)
-        atomic_write_text(path, json.dumps(header, sort_keys=True) + "\n" + body.decode())
+        header = {**_header_fields(video, key, fingerprint), "sha256": hashlib.sha256(body).hexdigest()}
+        path = self.path(video, key, fingerprint)
+        try:
+            atomic_write_text(path, json.dumps(header, sort_keys=True) + "\n" + body.decode())
+        except OSError as exc:
+            if not self.write_failed:
+                LOG.warning(
+                    "detection cache: cannot write %s (%s); going on without caching",
+                    path,
+                    exc.strerror or exc,
+                )
+                print(
+                    f"vis-run: warning: detection cache not written: {path} ({exc.strerror or exc}); "
+                    "the run goes on without it",
+                    file=sys.stderr,
+                )
+            self.write_failed = True
+            return None
         return path
 
 
-def _batches(frames: Iterator[np.ndarray], size: int) -> Iterator[list[np.ndarray]]:
-    batch: list[np.ndarray] = []
-    for frame in frames:
-        batch.append(frame)
+def _batches(frames: Iterator[tuple[int, np.ndarray]], size: int) -> Iterator[list[tuple[int, np.ndarray]]]:
+    batch: list[tuple[int, np.ndarray]] = []
+    for item in frames:
+        batch.append(item)
         if len(batch) == size:
             yield batch
             batch = []
     if batch:
         yield batch
+
+
+def detection_key(detector: Detector, detect_every: int = 1) -> str:
+    """The cache key of a detector run on every ``detect_every``-th frame."""
+    key = detector.cache_key()
+    return key if detect_every == 1 else f"{key}-every{detect_every}"
 
 
 def detect_video(
@@ -166,27 +211,48 @@ def detect_video(
     cache: DetectionCache | None,
     batch_size: int = 1,
     progress: bool = True,
-) -> tuple[list[Detections], bool]:
+    fingerprint: str | None = None,
+    detect_every: int = 1,
+) -> tuple[list[Detections | None], bool]:
     """(detections of every frame of ``video``, whether they came from the cache). From the cache
-    when a valid file exists, else by running the detector (and then saving them).
+    when a valid file exists, else by running the detector (and then saving them). With
+    ``detect_every=k`` the detector sees frames 0, k, 2k, ... only; the other frames are None.
 
     ``video`` needs ``video_id``, ``name``, ``width``, ``height``, ``length`` and ``iter_frames()``
     (BGR uint8 frames, streamed; see ``vis_pipeline.data.Video``). Only one batch of frames is in
     memory at a time; the result holds RLE masks only.
     """
-    key = detector.cache_key()
+    if detect_every < 1:
+        raise ValueError(f"detect_every must be >= 1, got {detect_every}")
+    key = detection_key(detector, detect_every)
+    if cache is not None and fingerprint is None:
+        raise ValueError(f"video {video.name!r}: the detection cache needs the video's content fingerprint")
     if cache is not None:
-        cached = cache.load(video, key)
+        assert fingerprint is not None
+        cached = cache.load(video, key, fingerprint)
         if cached is not None:
             return cached, True
-    detections: list[Detections] = []
+    detections: list[Detections | None] = []
+    decoded = 0
+
+    def selected() -> Iterator[tuple[int, np.ndarray]]:
+        nonlocal decoded
+        for index, frame in enumerate(video.iter_frames()):
+            decoded = index + 1
+            if index % detect_every == 0:
+                yield index, frame
+
+    found: dict[int, Detections] = {}
     with tqdm(total=video.length, desc=f"detect {video.name}", unit="frame", disable=not progress) as bar:
-        for batch in _batches(iter(video.iter_frames()), batch_size):
-            indices = list(range(len(detections), len(detections) + len(batch)))
-            detections.extend(detector.detect(batch, video=video, frame_indices=indices))
+        for batch in _batches(selected(), batch_size):
+            indices = [i for i, _ in batch]
+            frames_dets = detector.detect([f for _, f in batch], video=video, frame_indices=indices)
+            found.update(zip(indices, frames_dets, strict=True))
             bar.update(len(batch))
-    if len(detections) != video.length:
-        raise ValueError(f"video {video.name!r}: got {len(detections)} frames, expected {video.length}")
+    if decoded != video.length:
+        raise ValueError(f"video {video.name!r}: got {decoded} frames, expected {video.length}")
+    detections = [found.get(i) for i in range(video.length)]
     if cache is not None:
-        cache.save(video, key, detections)
+        assert fingerprint is not None
+        cache.save(video, key, fingerprint, detections)
     return detections, False
