@@ -289,3 +289,16 @@ def test_decoding_memory_is_flat_in_video_length(tmp_path: Path) -> None:
         peaks.append(int(proc.stdout.split()[-1]))
     growth = peaks[1] - peaks[0]
     assert growth < 0.2 * 400 * frame.nbytes, f"peak RSS grew by {growth / 2**20:.1f} MiB"
+
+
+def test_vis_run_lists_video_files_with_its_data_settings(tmp_path: Path) -> None:
+    from conftest import compose_run_cfg
+
+    from vis_pipeline.pipeline import list_videos
+
+    write_h264(tmp_path / "in" / "clip.mp4", _frames(10))
+    cfg = compose_run_cfg([f"data.frames={tmp_path / 'in'}", "data.frame_stride=3", "data.max_frames=3"])
+    videos, failures = list_videos(cfg, None)
+    assert failures == [] and [v.file_names for v in videos] == [
+        ["clip/00000.jpg", "clip/00003.jpg", "clip/00006.jpg"]
+    ]

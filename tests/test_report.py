@@ -69,6 +69,24 @@ def sweep(tmp_path_factory: pytest.TempPathFactory) -> Sweep:
     return s
 
 
+def test_video_files_run_end_to_end(sweep: Sweep) -> None:
+    run = sweep.arm("two_stage")
+    results = json.loads((run / "results.json").read_text())
+    listed = {v["id"]: v for v in json.loads((run / "videos.json").read_text())["videos"]}
+    assert sorted(listed) == [1, 2]  # the truncated file failed, see run_summary
+    for video_id, video in listed.items():
+        assert video["source"] == str((sweep.clips / f"{video['file_names'][0].split('/')[0]}.mp4").resolve())
+        assert (video["width"], video["height"], video["length"], video["fps"]) == (160, 96, 6, 8.0)
+        assert video["file_names"] == [
+            f"{video['file_names'][0].split('/')[0]}/{i:05d}.jpg" for i in range(6)
+        ]
+        tracks = [r for r in results if r["video_id"] == video_id]
+        assert tracks and all(len(t["segmentations"]) == 6 for t in tracks)  # one per decoded frame
+    summary = json.loads((run / "run_summary.json").read_text())
+    assert [f["video_id"] for f in summary["failures"]] == [3]
+    assert json.loads((run / "metrics.json").read_text())["AP"] > 0
+
+
 def _check_self_contained(index: Path) -> list[str]:
     """Every src/href of the page is a file inside the report folder or an anchor; returns the srcs."""
     page = index.read_text()
