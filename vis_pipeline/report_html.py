@@ -23,7 +23,7 @@ th[aria-sort=ascending]::after { content: " \\25B2"; } th[aria-sort=descending]:
 td.failed { color: #b00020; } td.pos { color: #0a7a2f; } td.neg { color: #b00020; }
 .meta { color: #555; font-size: .9em; } .videos { display: flex; flex-wrap: wrap; gap: 1em; }
 figure { margin: 0 0 1em 0; } figcaption { font-size: .85em; color: #555; }
-video { max-width: 100%; background: #000; } img { max-width: min(100%, 720px); }
+video { width: 640px; max-width: 100%; background: #000; } img { max-width: min(100%, 720px); }
 td.failed.text { max-width: 40em; overflow-wrap: anywhere; }
 """
 
