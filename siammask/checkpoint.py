@@ -59,7 +59,7 @@ class CheckpointMismatchError(CheckpointError):
     """The state_dict does not match the model (missing / unexpected keys, shape mismatches)."""
 
 
-def _looks_like_torch_file(path: Path) -> bool:
+def looks_like_torch_file(path: Path) -> bool:
     """True for a zip-format torch file or a legacy pickle that starts with torch's magic number."""
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
@@ -122,7 +122,7 @@ def read_checkpoint(
     path = Path(path)
     if not path.is_file():
         raise CheckpointNotFoundError(f"{path}: checkpoint file not found")
-    if not _looks_like_torch_file(path):
+    if not looks_like_torch_file(path):
         raise CheckpointFormatError(
             f"{path}: not a PyTorch checkpoint (neither a torch zip archive nor a legacy torch pickle)"
         )

@@ -159,3 +159,11 @@ def test_zero_detections_give_empty_but_valid_outputs(dataset: Path, tmp_path: P
         assert record["results"] == [] and record["stats"] == {"frames": 4}
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["AP"] in (0.0, -1.0)
+
+
+def test_random_bytes_as_detector_checkpoint_is_not_a_checkpoint(dataset: Path, tmp_path: Path) -> None:
+    checkpoint = tmp_path / "junk.pth"
+    checkpoint.write_bytes(torch.randint(0, 256, (4096,), dtype=torch.uint8).numpy().tobytes())
+    proc = vis_run_cli(dataset, tmp_path / "run", "detector=tiny_htc", f"detector.checkpoint={checkpoint}")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert f"{checkpoint}: not a checkpoint" in proc.stderr and "trust_checkpoint" not in proc.stderr

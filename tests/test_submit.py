@@ -38,8 +38,8 @@ def track(video_id: int = 1, score: float = 0.5, category_id: int = 1, segs: obj
     return {"video_id": video_id, "category_id": category_id, "score": score, "segmentations": segs}
 
 
-def problems_of(results: object, topk: int | None = 10) -> list[str]:
-    return validate_results(results, VIDEOS, [1, 2, 3], topk)
+def problems_of(results: object, topk: int | None = 10, strict: bool = False) -> list[str]:
+    return validate_results(results, VIDEOS, [1, 2, 3], topk, strict=strict)
 
 
 def test_valid_results_pass() -> None:
@@ -53,11 +53,8 @@ def test_valid_results_pass() -> None:
         (track(category_id=40), "category_id 40 is not a category of the dataset"),
         (track(score=float("nan")), "score nan is not a finite number"),
         (track(score=float("inf")), "score inf is not a finite number"),
-        (track(score=1.5), "score 1.5 outside [0.0, 1.0]"),
-        (track(score=-0.1), "score -0.1 outside [0.0, 1.0]"),
         (track(score="0.5"), "score '0.5' is not a finite number"),  # type: ignore[arg-type]
         (track(segs=[rle(), None]), "2 segmentations, the video has 3 frames"),
-        (track(segs=[None, None, None]), "every segmentation is null"),
         (
             track(segs=[rle(), rle(20, 20), rle(20, 20)]),
             "frame 1 RLE size [20, 20] != video size [30, 40] (2 bad frames)",
@@ -70,13 +67,31 @@ def test_valid_results_pass() -> None:
 def test_each_rejection(bad: dict, message: str) -> None:
     problems = problems_of([bad])
     assert len(problems) == 1 and message in problems[0]
+    assert problems_of([bad], strict=True) == problems
+
+
+@pytest.mark.parametrize(
+    ("suspicious", "message"),
+    [
+        (track(score=1.5), "score 1.5 outside [0.0, 1.0]"),
+        (track(score=-0.1), "score -0.1 outside [0.0, 1.0]"),
+        (track(segs=[None, None, None]), "every segmentation is null"),
+    ],
+)
+def test_what_the_server_accepts_is_a_warning_and_strict_rejects_it(suspicious: dict, message: str) -> None:
+    from vis_pipeline.eval.submission import check_results
+
+    problems, warnings = check_results([suspicious], VIDEOS, [1, 2, 3], 10)
+    assert problems == [] and len(warnings) == 1 and message in warnings[0]
+    strict = problems_of([suspicious], strict=True)
+    assert len(strict) == 1 and message in strict[0]
 
 
 def test_topk_per_video_and_non_list() -> None:
     results = [track(1, 0.1 * i) for i in range(4)] + [track(2, 0.3)]
-    assert problems_of(results, topk=4) == []
-    assert problems_of(results, topk=3) == ["video_id 1: 4 tracks, at most topk=3 allowed"]
-    assert problems_of(results, topk=None) == []
+    assert problems_of(results, topk=3) == []  # the server keeps up to 100 per video
+    assert problems_of(results, topk=3, strict=True) == ["video_id 1: 4 tracks, more than topk=3"]
+    assert problems_of(results, topk=4, strict=True) == []
     assert problems_of({"results": results}) == ["results must be a JSON list of track dicts, got dict"]
 
 
@@ -104,6 +119,11 @@ def test_zip_layout_is_results_json_at_root(tmp_path: Path) -> None:
         assert json.loads(archive.read("results.json")) == results
     assert read_submission(out) == results
     assert sorted(p.name for p in out.parent.iterdir()) == ["submission.zip"]  # no temp file left
+    first = out.read_bytes()
+    import time
+
+    time.sleep(1.1)  # a zip's timestamps have 2 s resolution: a later write must not change the bytes
+    assert write_submission(results, tmp_path / "again.zip").read_bytes() == first
 
 
 def _run_cli(monkeypatch: pytest.MonkeyPatch, *overrides: str) -> None:
@@ -127,18 +147,26 @@ def test_cli_writes_zip_and_rejects_with_exit_code_2(
     assert len(read_submission(out)) == 4
     assert not (tmp_path / "outputs").exists()  # no hydra run directory
 
-    # Too many tracks for topk=2: rejected by default, truncated to the best 2 with truncate=true.
+    # More tracks than topk=2: a warning by default (the server accepts it), rejected with strict=true,
+    # truncated to the best 2 with truncate=true.
+    _run_cli(monkeypatch, f"results={good}", f"gt={gt_path}", f"out={out}", "topk=2")
+    assert "warning: video_id 1: 3 tracks, more than topk=2" in capsys.readouterr().err
+    assert len(read_submission(out)) == 4
     with pytest.raises(SystemExit) as info:
-        _run_cli(monkeypatch, f"results={good}", f"gt={gt_path}", f"out={out}", "topk=2")
+        _run_cli(monkeypatch, f"results={good}", f"gt={gt_path}", f"out={out}", "topk=2", "strict=true")
     assert info.value.code == 2
-    assert "video_id 1: 3 tracks, at most topk=2 allowed" in capsys.readouterr().err
+    assert "video_id 1: 3 tracks, more than topk=2" in capsys.readouterr().err
     _run_cli(monkeypatch, f"results={good}", f"gt={gt_path}", f"out={out}", "topk=2", "truncate=true")
     assert [t["score"] for t in read_submission(out)] == [0.9, 0.5, 0.7]
+    # a submission zip is read as results too
+    again = tmp_path / "again.zip"
+    _run_cli(monkeypatch, f"results={out}", f"gt={gt_path}", f"out={again}")
+    assert read_submission(again) == read_submission(out)
 
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps([track(1, 0.5, category_id=3)] * 11))
     with pytest.raises(SystemExit) as info:
         _run_cli(monkeypatch, f"results={bad}", f"gt={gt_path}", f"out={tmp_path / 'bad.zip'}")
     err = capsys.readouterr().err
-    assert info.value.code == 2 and "rejected, 12 problem(s)" in err and "... and 7 more" in err
+    assert info.value.code == 2 and "rejected, 11 problem(s)" in err and "... and 6 more" in err
     assert not (tmp_path / "bad.zip").exists()

@@ -21,6 +21,11 @@ GROUPS = ("data", "detector", "tracker", "association", "shard")
 
 # Seed of the tracker's random init when tracker.checkpoint is null (tests, timing runs).
 RANDOM_INIT_SEED = 0
+# The project checkout (configs/ and weights/ ship with it).
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# Relative paths under these project folders fall back to the project when not found where the
+# command was started (the shipped defaults, e.g. weights/tiny_siammask.pth, work from any folder).
+BUNDLED_FOLDERS = ("weights", "configs")
 
 
 class BuildError(ValueError):
@@ -32,6 +37,30 @@ def plain(cfg: DictConfig) -> dict:
     data = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(data, dict)
     return data
+
+
+def resolve_input_path(path: str | None) -> str | None:
+    """A path a config or user gave: absolute as is; relative to the directory the command was
+    started in (hydra runs with ``chdir: false``); a relative ``weights/...`` or ``configs/...``
+    path that is not there but ships with the project resolves to the project's file."""
+    if path is None or str(path) == "":
+        return None
+    candidate = Path(str(path)).expanduser()
+    if candidate.is_absolute() or candidate.exists():
+        return str(candidate)
+    bundled = PROJECT_ROOT / candidate
+    if candidate.parts and candidate.parts[0] in BUNDLED_FOLDERS and bundled.exists():
+        return str(bundled)
+    return str(candidate)
+
+
+def _with_resolved_paths(values: dict, keys: tuple[str, ...]) -> dict:
+    return {k: (resolve_input_path(v) if k in keys and isinstance(v, str) else v) for k, v in values.items()}
+
+
+def tracker_checkpoint(tracker_cfg: DictConfig) -> str | None:
+    """The tracker weights file a run loads (resolved as :func:`resolve_input_path`), or None."""
+    return resolve_input_path(tracker_cfg.get("checkpoint"))
 
 
 def build_detector(det_cfg: DictConfig, gt: Any = None) -> Any:
@@ -49,7 +78,7 @@ def build_detector(det_cfg: DictConfig, gt: Any = None) -> Any:
     if kind == "mmdet":
         from vis_pipeline.detect.htc import HTCDetector
 
-        return HTCDetector.from_config(plain(det_cfg))
+        return HTCDetector.from_config(_with_resolved_paths(plain(det_cfg), ("checkpoint", "mmdet_config")))
     raise BuildError(f"unknown detector.type {kind!r} (mmdet | oracle)")
 
 
@@ -61,7 +90,7 @@ def build_tracker(tracker_cfg: DictConfig, device: str) -> Any:
     """
     from siammask import SiamMaskTracker
 
-    preset = plain(tracker_cfg)
+    preset = _with_resolved_paths(plain(tracker_cfg), ("checkpoint",))
     trusted = bool(preset.pop("trusted", False))
     if preset.get("checkpoint") is not None:
         return SiamMaskTracker.from_preset(preset, device=device, trusted=trusted)

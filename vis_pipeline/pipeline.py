@@ -31,6 +31,7 @@ from vis_pipeline.build import (
     check_run_settings,
     make_cache,
     plain,
+    tracker_checkpoint,
 )
 from vis_pipeline.data import DataError, VideoSource, YTVISAnnotations, load_ytvis_annotations
 from vis_pipeline.data.fingerprint import checkpoint_fingerprint, video_fingerprint
@@ -130,7 +131,7 @@ def _build_runner(cfg: DictConfig, gt: YTVISAnnotations | None) -> tuple[VideoRu
             progress=bool(cfg.progress),
             detect_every=int(cfg.get("detect_every", 1)),
         )
-        weights = checkpoint_fingerprint(cfg.tracker.get("checkpoint"))
+        weights = checkpoint_fingerprint(tracker_checkpoint(cfg.tracker))
     except TrackerConfigError as exc:  # a tracker setting (cascade, stage2_box, hp ...)
         raise SettingsError(f"tracker: {' '.join(str(exc).split())}") from None
     except STARTUP_ERRORS as exc:  # bad GT, checkpoint or config: one line, no traceback
@@ -251,7 +252,9 @@ def write_submission_into(
     """``submission.zip`` (results.json at its root) if the results pass the server's checks."""
     from vis_pipeline.eval.submission import submission_problems, write_submission
 
-    problems = submission_problems(results, gt, topk)
+    problems, warnings = submission_problems(results, gt, topk)
+    for warning in warnings[:5]:
+        print(f"vis-run: warning: {warning}", file=sys.stderr)
     if problems:
         print(f"vis-run: no submission.zip, {len(problems)} problem(s), first: {problems[0]}")
         return

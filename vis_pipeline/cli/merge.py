@@ -35,7 +35,9 @@ def main(argv: list[str] | None = None) -> None:
         f"-> {out / 'results.json'}"
     )
     if args.gt is not None:
-        problems = submission_problems(merged, args.gt)
+        problems, warnings = submission_problems(merged, args.gt)
+        for warning in warnings[:5]:
+            print(f"vis-merge: warning: {warning}", file=sys.stderr)
         if problems:
             print(
                 f"vis-merge: not writing submission.zip, {len(problems)} problem(s): {problems[:3]}",

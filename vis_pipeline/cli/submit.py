@@ -1,6 +1,9 @@
 """``vis-submit results=RESULTS.json gt=GT_OR_VIDEO_LIST.json out=submission.zip``: validate and zip.
 
-Rejected files exit with code 2 after printing the number of problems and the first few.
+Accepts what the challenge server accepts and warns about what is suspicious (more than ``topk``
+tracks in a video, all-null tracks, scores outside ``score_range``); ``strict=true`` rejects those
+too. ``results`` may be a submission zip (its ``results.json`` is read). Rejected files exit with
+code 2 after printing the number of problems and the first few.
 """
 
 from __future__ import annotations
@@ -11,7 +14,12 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from vis_pipeline.eval.submission import load_video_set, submission_problems, write_submission
+from vis_pipeline.eval.submission import (
+    load_video_set,
+    read_submission,
+    submission_problems,
+    write_submission,
+)
 from vis_pipeline.eval.ytvis_io import YTVISFormatError, read_json
 from vis_pipeline.results import topk_per_video
 
@@ -30,13 +38,26 @@ def main(cfg: DictConfig) -> None:
     low, high = (float(v) for v in cfg.score_range)
     topk = int(cfg.topk)
     try:
-        results, source = read_json(cfg.results, "results")
+        if str(cfg.results).lower().endswith(".zip"):
+            results, source = read_submission(cfg.results), f"{cfg.results}:results.json"
+        else:
+            results, source = read_json(cfg.results, "results")
         videos, _ = load_video_set(cfg.gt)
-        problems = submission_problems(
+        problems, warnings = submission_problems(
             results, cfg.gt, None if cfg.truncate else topk, str(cfg.dataset), (low, high)
         )
     except (YTVISFormatError, ValueError) as exc:
         _reject(str(exc))
+    if cfg.strict:
+        problems = problems + warnings
+    else:
+        for warning in warnings[: int(cfg.max_problems_shown)]:
+            print(f"vis-submit: warning: {warning}", file=sys.stderr)
+        if len(warnings) > int(cfg.max_problems_shown):
+            print(
+                f"vis-submit: ... and {len(warnings) - int(cfg.max_problems_shown)} more warnings",
+                file=sys.stderr,
+            )
     if problems:
         shown = int(cfg.max_problems_shown)
         lines = "\n".join(f"  - {p}" for p in problems[:shown])

@@ -17,6 +17,7 @@ name, width, height, length, file_names, iter_frames(), source_files, to_ytvis()
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -270,7 +271,13 @@ class VideoSource:
 
     def _from_folder(self, entry: _Entry) -> Video:
         folder = self.frames_root / entry.name
-        frames = sorted((p for p in folder.iterdir() if is_image_file(p)), key=lambda p: natural_key(p.name))
+        listed = list(folder.iterdir())
+        dangling = sorted(p for p in listed if p.is_symlink() and not p.exists())
+        if dangling:  # a frame whose target is gone: never a silently shorter video
+            raise DataError(
+                f"{dangling[0]}: frame is a symlink to a missing file ({os.readlink(dangling[0])})"
+            )
+        frames = sorted((p for p in listed if is_image_file(p)), key=lambda p: natural_key(p.name))
         if not frames:
             raise DataError(f"{folder}: video folder has no frames (.jpg/.jpeg/.png)")
         frames = frames[:: self.frame_stride][: self.max_frames]

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 import yaml
 
+from siammask.checkpoint import looks_like_torch_file
 from vis_pipeline.detect.base import (
     CheckpointMismatchError,
     CheckpointNotFoundError,
@@ -101,6 +102,8 @@ def file_sha256(path: Path) -> str:
 
 def load_checkpoint_file(path: Path, trusted: bool) -> dict[str, Any]:
     """Load a checkpoint dict on CPU; ``weights_only=False`` only when ``trusted``."""
+    if path.is_file() and not looks_like_torch_file(path):
+        raise CheckpointMismatchError(f"{path}: not a checkpoint (neither a torch zip nor a torch pickle)")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:

@@ -1,17 +1,21 @@
 """Checking a YouTube-VIS results list against what the challenge server accepts, and zipping it.
 
-Rules (each broken rule is one problem string; ``validate_results`` returns them all):
+Problems (the server rejects or mis-scores them; each broken rule is one string):
 
 - the results are a JSON list of dicts with ``video_id``, ``category_id``, ``score``, ``segmentations``;
 - every ``video_id`` is a video of the set (val/test annotation file or a plain video list);
-- at most ``topk`` entries per video (AR1/AR10 are per-video; the common practice keeps 10);
-- ``len(segmentations) == length`` of the video; not every frame ``null``;
+- ``len(segmentations) == length`` of the video;
 - each non-null frame is compressed RLE: ``counts`` a str, ``size == [height, width]`` of the
   original video (uncompressed RLE and polygons are rejected: the official ``loadRes`` cannot read them);
 - ``category_id`` is one of the dataset's categories;
-- ``score`` is a finite number within ``score_range`` (default [0, 1]: our choice; the evaluator
-  only sorts by score, but NaN breaks that sort and a score outside [0, 1] usually means logits
-  or an unnormalised sum were written by mistake).
+- ``score`` is a finite number (NaN breaks the evaluator's sort).
+
+Warnings (the server accepts them, but they are usually a mistake; ``strict`` makes them problems):
+
+- more than ``topk`` entries in a video (the server's evaluation keeps up to 100 per video; AR1/AR10
+  are per video and common practice submits 10);
+- a track whose segmentations are all ``null`` (it can only lower AP);
+- a score outside ``score_range`` (default [0, 1]: logits or an unnormalised sum written by mistake).
 """
 
 from __future__ import annotations
@@ -63,8 +67,6 @@ def _is_number(value: Any) -> bool:
 
 def _segmentation_problem(segmentations: list, video: VideoInfo) -> str | None:
     """First problem of one entry's segmentation list (one message per entry), or None."""
-    if all(s is None for s in segmentations):
-        return "every segmentation is null (an empty track)"
     bad_frames = []
     first = ""
     for frame, seg in enumerate(segmentations):
@@ -86,24 +88,26 @@ def _segmentation_problem(segmentations: list, video: VideoInfo) -> str | None:
     return None
 
 
-def validate_results(
+def check_results(
     results: Any,
     videos: dict[int, VideoInfo] | list[dict],
     categories: Iterable[int] | list[dict],
     topk: int | None,
     score_range: tuple[float, float] = (0.0, 1.0),
-) -> list[str]:
-    """Every problem the challenge server (or our stricter score rule) would reject; [] if valid.
+) -> tuple[list[str], list[str]]:
+    """(problems, warnings) of ``results`` (see the module docstring): problems are what the server
+    rejects or mis-scores, warnings what it accepts but is suspicious.
 
     videos: {id: VideoInfo} or the raw ``videos`` list; categories: ids or ``{"id": ...}`` dicts;
-    topk: max entries per video (None: no limit).
+    topk: the number of entries per video above which a video is warned about (None: no limit).
     """
     if not isinstance(results, list):
-        return [f"results must be a JSON list of track dicts, got {type(results).__name__}"]
+        return [f"results must be a JSON list of track dicts, got {type(results).__name__}"], []
     if isinstance(videos, list):
         videos = parse_videos(videos, "video list")
     valid_categories = {int(c["id"]) if isinstance(c, dict) else int(c) for c in categories}
     problems: list[str] = []
+    warnings: list[str] = []
     per_video: Counter[int] = Counter()
     for index, entry in enumerate(results):
         if not isinstance(entry, dict) or not set(RESULT_KEYS) <= entry.keys():
@@ -123,11 +127,14 @@ def validate_results(
         if not _is_number(score) or not math.isfinite(score):
             problems.append(f"{where}: score {score!r} is not a finite number")
         elif not score_range[0] <= score <= score_range[1]:
-            problems.append(f"{where}: score {score!r} outside [{score_range[0]}, {score_range[1]}]")
+            warnings.append(f"{where}: score {score!r} outside [{score_range[0]}, {score_range[1]}]")
         segmentations = entry["segmentations"]
         if not isinstance(segmentations, list) or len(segmentations) != video.length:
             count = len(segmentations) if isinstance(segmentations, list) else type(segmentations).__name__
             problems.append(f"{where}: {count} segmentations, the video has {video.length} frames")
+            continue
+        if all(s is None for s in segmentations):
+            warnings.append(f"{where}: every segmentation is null (an empty track)")
             continue
         problem = _segmentation_problem(segmentations, video)
         if problem:
@@ -135,8 +142,21 @@ def validate_results(
     if topk is not None:
         for video_id, count in sorted(per_video.items()):
             if count > topk:
-                problems.append(f"video_id {video_id}: {count} tracks, at most topk={topk} allowed")
-    return problems
+                warnings.append(f"video_id {video_id}: {count} tracks, more than topk={topk}")
+    return problems, warnings
+
+
+def validate_results(
+    results: Any,
+    videos: dict[int, VideoInfo] | list[dict],
+    categories: Iterable[int] | list[dict],
+    topk: int | None,
+    score_range: tuple[float, float] = (0.0, 1.0),
+    strict: bool = False,
+) -> list[str]:
+    """Every problem of :func:`check_results`, and with ``strict`` its warnings too; [] if valid."""
+    problems, warnings = check_results(results, videos, categories, topk, score_range)
+    return problems + warnings if strict else problems
 
 
 def submission_problems(
@@ -145,12 +165,11 @@ def submission_problems(
     topk: int | None = 10,
     dataset: str = "gt",
     score_range: tuple[float, float] = (0.0, 1.0),
-) -> list[str]:
-    """What the challenge server would reject in ``results`` for the video set of ``gt_path`` (a
-    YouTube-VIS annotation file or a JSON list of videos); categories: ``dataset`` (see
-    :func:`resolve_category_ids`)."""
+) -> tuple[list[str], list[str]]:
+    """(problems, warnings) of ``results`` for the video set of ``gt_path`` (a YouTube-VIS annotation
+    file or a JSON list of videos); categories: ``dataset`` (see :func:`resolve_category_ids`)."""
     videos, categories = load_video_set(gt_path)
-    return validate_results(results, videos, resolve_category_ids(dataset, categories), topk, score_range)
+    return check_results(results, videos, resolve_category_ids(dataset, categories), topk, score_range)
 
 
 def write_submission(results: list[dict], out_zip: str | Path) -> Path:
@@ -160,8 +179,12 @@ def write_submission(results: list[dict], out_zip: str | Path) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{out_zip.name}.", suffix=".tmp", dir=out_zip.parent)
     os.close(fd)
     try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr("results.json", json.dumps(results, separators=(",", ":")))
+        # Byte-reproducible: a fixed timestamp and mode, one member (the same results -> the same zip).
+        member = zipfile.ZipInfo("results.json", date_time=(1980, 1, 1, 0, 0, 0))
+        member.compress_type = zipfile.ZIP_DEFLATED
+        member.external_attr = 0o644 << 16
+        with zipfile.ZipFile(tmp, "w") as archive:
+            archive.writestr(member, json.dumps(results, separators=(",", ":")))
         os.replace(tmp, out_zip)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
