@@ -68,6 +68,8 @@ def protocol(runner: VideoRunner, cfg: DictConfig) -> dict:
         "cascade": cascade,
         "stage2_box": None if stage2 is None else str(stage2),
         "association": association_label(cfg.association, Path(CONFIG_DIR) / "association"),
+        # samples through each network call in this process: which cascade really ran
+        "forward_counts": dict(getattr(tracker, "forward_counts", {})),
     }
 
 
