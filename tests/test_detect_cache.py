@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from vis_pipeline.detect.cache import DetectionCache, detect_video
-
-FP = "0123456789abcdef0123456789abcdef"  # a video content fingerprint (the real ones hash the frames)
 from vis_pipeline.masks import encode_mask
 from vis_pipeline.types import Detections
+
+FP = "0123456789abcdef0123456789abcdef"  # a video content fingerprint (the real ones hash the frames)
 
 
 @dataclass
