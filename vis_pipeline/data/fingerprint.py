@@ -6,8 +6,9 @@ dataset regenerated in place keeps its paths), so everything computed from a vid
 encode ``frame_stride``/``max_frames`` for video files) and every byte of every source file (the
 frame images, or the video file), with each file's name and size.
 
-Cost: hashing reads every byte once. Measured here (2 busy cores): a 500-frame 1280x720 JPEG
-video (~90 MB) takes about 0.1-0.2 s, far below what detecting or tracking a frame costs.
+Cost: hashing reads every byte once. Measured here (2 busy cores, warm page cache): 500 frames of
+180 KB (a 1280x720 JPEG video, 90 MB) take 0.51 s (median of 5), ~1 ms per frame, far below what
+detecting or tracking a frame costs.
 """
 
 from __future__ import annotations
