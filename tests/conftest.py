@@ -71,6 +71,12 @@ def cli_env() -> dict[str, str]:
     return env
 
 
+def statuses(run_dir: Path) -> dict[int, str]:
+    """{video_id: status} of a run directory's run_summary.json (done | skipped | failed | pending)."""
+    summary = json.loads((run_dir / "run_summary.json").read_text())
+    return {int(v["video_id"]): v["status"] for v in summary["videos"]}
+
+
 def read_json(path: Path) -> object:
     return json.loads(Path(path).read_text())
 

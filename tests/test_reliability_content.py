@@ -13,15 +13,10 @@ from pathlib import Path
 
 import cv2
 import pytest
-from conftest import ReferenceRun, cli_env, compose_run_cfg, make_synth, run_overrides, vis_run_cli
+from conftest import ReferenceRun, cli_env, compose_run_cfg, make_synth, run_overrides, statuses, vis_run_cli
 
 from vis_pipeline.pipeline import RunFailed, run_pipeline
 from vis_pipeline.store import RunStore
-
-
-def statuses(run_dir: Path) -> dict[int, str]:
-    summary = json.loads((run_dir / "run_summary.json").read_text())
-    return {int(v["video_id"]): v["status"] for v in summary["videos"]}
 
 
 def test_a_changed_frame_is_recomputed_and_the_other_videos_resumed(

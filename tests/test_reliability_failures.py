@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import ReferenceRun, compose_run_cfg, run_overrides, vis_run_cli
+from conftest import ReferenceRun, compose_run_cfg, run_overrides, statuses, vis_run_cli
 
 from vis_pipeline.merge import MergeError, merge_runs
 from vis_pipeline.pipeline import RunFailed, run_pipeline
@@ -24,11 +24,6 @@ def copy_dataset(reference_run: ReferenceRun, tmp_path: Path) -> tuple[Path, Pat
 
 def video_results(run_dir: Path, video_id: int) -> list[dict]:
     return json.loads((run_dir / "videos" / f"{video_id}.json").read_text())["results"]
-
-
-def statuses(run_dir: Path) -> dict[int, str]:
-    summary = json.loads((run_dir / "run_summary.json").read_text())
-    return {int(v["video_id"]): v["status"] for v in summary["videos"]}
 
 
 def test_failed_video_is_recorded_others_finish_then_retry_completes(

@@ -13,15 +13,10 @@ import time
 from pathlib import Path
 
 import torch
-from conftest import ReferenceRun, cli_env, compose_run_cfg, run_overrides, vis_run_cli
+from conftest import ReferenceRun, cli_env, compose_run_cfg, run_overrides, statuses, vis_run_cli
 
 from vis_pipeline.build import build_tracker
 from vis_pipeline.pipeline import run_pipeline
-
-
-def statuses(run_dir: Path) -> dict[int, str]:
-    summary = json.loads((run_dir / "run_summary.json").read_text())
-    return {int(v["video_id"]): v["status"] for v in summary["videos"]}
 
 
 def finished_files(run_dir: Path) -> list[Path]:
