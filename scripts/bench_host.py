@@ -54,35 +54,10 @@ from siammask.hparams import load_tracker_hparams
 from siammask.model import SearchOutput
 from siammask.opencv_exact import PaddedFrame
 from siammask.tracker import SiamMaskTracker
-from vis_pipeline.masks import encode_mask
+from vis_pipeline.masks import encode_mask, encode_mask_region
 
 FRAME_HW = (720, 1280)
 CROP_SIDES = (100, 200, 400, 800, 1000, 1500, 2000, 3000)
-
-
-def encode_region(region: np.ndarray, origin_xy: tuple[int, int], image_hw: tuple[int, int]) -> dict:
-    """COCO compressed RLE of an (H, W) mask that is False outside ``region`` at column, row ``origin_xy``.
-
-    Column-major runs are computed on the region only (a False pixel appended to each column ends the runs
-    that reach its bottom), shifted to frame positions, and compressed by pycocotools (frPyObjects).
-    """
-    height, width = image_hw
-    x0, y0 = origin_xy
-    rows, cols = region.shape
-    full_height = rows == height  # then a run may continue from one column into the next
-    columns = np.zeros((cols, rows + (0 if full_height else 1)), dtype=np.int8)
-    columns[:, :rows] = region.T
-    flat = columns.reshape(-1)
-    changes = np.flatnonzero(np.diff(flat, prepend=0, append=0))  # starts and ends of the runs of 1
-    stride = rows + (0 if full_height else 1)
-    col, row = np.divmod(changes, stride)
-    positions = (x0 + col) * height + y0 + row  # frame column-major index (an end may be one past a column)
-    bounds = np.concatenate([[0], positions, [height * width]])
-    counts = np.diff(bounds)
-    if counts[-1] == 0 and len(counts) > 1:  # the last run of 1 ends at the last pixel
-        counts = counts[:-1]
-    rle = mask_utils.frPyObjects({"counts": counts.tolist(), "size": [height, width]}, height, width)
-    return {"size": [height, width], "counts": rle["counts"].decode("ascii")}
 
 
 def sample_objects(count: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -179,10 +154,10 @@ def object_frame(
         median_time(lambda: full > hp.seg_thr, repeats),
     )
     mask_region, mask_full = region > hp.seg_thr, full > hp.seg_thr
-    rle = encode_region(mask_region, (x0, y0), FRAME_HW)
+    rle = encode_mask_region(mask_region, (x0, y0), FRAME_HW)
     assert rle == encode_mask(mask_full), "encode_region differs from pycocotools"
     steps["RLE encode"] = (
-        median_time(lambda: encode_region(mask_region, (x0, y0), FRAME_HW), repeats),
+        median_time(lambda: encode_mask_region(mask_region, (x0, y0), FRAME_HW), repeats),
         median_time(lambda: encode_mask(mask_full), repeats),
     )
     coco_rle = {"size": rle["size"], "counts": rle["counts"].encode("ascii")}
