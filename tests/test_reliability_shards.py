@@ -67,6 +67,9 @@ def test_merge_order_of_arguments_does_not_matter(
 ) -> None:
     merge_runs(shard_dirs[::-1], tmp_path)
     assert (tmp_path / "results.json").read_bytes() == reference_run.results_bytes
+    # the shards' video lists are merged too: the single run's list
+    merged = json.loads((tmp_path / "videos.json").read_text())["videos"]
+    assert merged == json.loads((reference_run.run_dir / "videos.json").read_text())["videos"]
 
 
 def test_merge_rejects_a_missing_shard(shard_dirs: list[Path], tmp_path: Path) -> None:

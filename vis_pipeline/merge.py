@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from vis_pipeline.fileio import atomic_write_text
 from vis_pipeline.results import merge_results, write_results_json
 from vis_pipeline.store import RunStore
 
@@ -95,4 +96,21 @@ def merge_runs(run_dirs: list[Path], out_dir: Path) -> list[dict]:
             per_video.append(record["results"])
     merged = merge_results(per_video)
     write_results_json(merged, Path(out_dir) / "results.json")
+    merge_video_lists([s.run_dir for s in shards], Path(out_dir) / "videos.json")
     return merged
+
+
+def merge_video_lists(run_dirs: list[Path], out_path: Path) -> None:
+    """One ``videos.json`` for the merged run: the shards' video lists, in id order."""
+    videos: dict[int, dict] = {}
+    for run_dir in run_dirs:
+        path = Path(run_dir) / "videos.json"
+        if not path.is_file():
+            continue
+        try:
+            entries = json.loads(path.read_text())["videos"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise MergeError(f"{path}: unreadable video list ({exc})") from None
+        videos.update({int(v["id"]): v for v in entries})
+    if videos:
+        atomic_write_text(out_path, json.dumps({"videos": [videos[k] for k in sorted(videos)]}, indent=1))
