@@ -40,6 +40,7 @@ def test_paper_preset_has_none_of_the_extras():
     assert (paper.class_gate, paper.det_box_weight, paper.recover_min_affinity, paper.bridge_gaps) == (
         False, 0.0, 0.0, False,
     )  # fmt: skip
+    assert (paper.motion_weight, paper.stitch_max_gap) == (0.0, 0)
     assert paper.output_mask == "tracker"
     assert set(yaml.safe_load((PRESETS / "paper.yaml").read_text())) == set(
         AssociationConfig.__dataclass_fields__
@@ -147,7 +148,7 @@ def test_death_after_max_lost_and_trailing_gap_dropped(name):
 def test_occlusion_and_reappearance_bridged_by_tracker_unless_paper(name, expected):
     obj = rect(20, 20)
     frames = [dets((obj, 0.9, 3))] * 3 + [Detections.empty()] * 2 + [dets((obj, 0.8, 3))] * 3
-    mot, res = run(frames, preset(name, max_lost=3))
+    mot, res = run(frames, preset(name, max_lost=3, bridge_gaps=name == "default"))
     assert len(mot.tracks) == 1 and len(res) == 1
     assert present(res[0]) == expected  # default: frames 3-4 come from the tracker (bridge_gaps)
     if name == "default":
@@ -156,9 +157,10 @@ def test_occlusion_and_reappearance_bridged_by_tracker_unless_paper(name, expect
 
 @pytest.mark.parametrize("name", ["paper", "default"])
 def test_reappearance_after_death_is_a_new_track(name):
+    # (without tracklet stitching, which the default runs after the last frame: test_track_stitch)
     obj = rect(20, 20)
     frames = [dets((obj, 0.9, 3))] * 2 + [Detections.empty()] * 4 + [dets((obj, 0.9, 3))] * 2
-    mot, res = run(frames, preset(name, max_lost=1))
+    mot, res = run(frames, preset(name, max_lost=1, stitch_max_gap=0))
     assert [t.track_id for t in mot.tracks] == [1, 2]
     assert sorted(present(r) for r in res) == [[0, 1], [6, 7]]
 
@@ -315,7 +317,8 @@ def test_recovered_track_drops_the_gap_frames_siammask_produced_while_lost():
     # 3 the object is detected where it was: the recovery re-links it and frames 1-2 stay null.
     obj = rect(20, 20)
     frames = [dets((obj, 0.9, 1)), Detections.empty(), Detections.empty(), dets((obj, 0.9, 1))]
-    mot, res = run(frames, preset("default"), ConstantVelocityTracker(_runaway_left_objects))
+    cfg = preset("default", bridge_gaps=True, motion_weight=0.0)  # motion would match it before recovery
+    mot, res = run(frames, cfg, ConstantVelocityTracker(_runaway_left_objects))
     assert len(mot.tracks) == 1
     assert present(res[0]) == [0, 3]
 

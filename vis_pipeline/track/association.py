@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from vis_pipeline.masks import RLE, rle_iou_matrix, rle_to_box_xywh
+from vis_pipeline.masks import RLE, decode_rle, encode_mask, rle_iou_matrix, rle_to_box_xywh
 from vis_pipeline.types import Detections
 
 
@@ -52,6 +52,16 @@ class AssociationConfig:
                        (detector misses / occlusions bridged); false = only matched frames are output
     class_gate:        a track only matches detections of its (voted) category
     recover_radius:    centre proximity falls to 0 at this many box sizes from the last matched box
+    stitch_max_gap:    offline tracklet stitching after the last frame (vis_pipeline.track.stitch):
+                       a finished track continues an earlier one of its category that ended at most
+                       this many frames before it started (0 disables)
+    stitch_radius:     ... the constant-velocity prediction error between the two ends, in box sizes,
+                       at which a link's affinity falls to 0
+    stitch_min_affinity: ... links below this affinity are not made
+    velocity_window:   a track's velocity (box centre px per frame) is measured over its last (first)
+                       this many matched frames (motion term, stitching)
+    motion_weight:     affinity = (1 - w) * IoU(SiamMask's mask) + w * IoU(the track's last detection
+                       mask moved at the track's velocity to this frame); 0 = SiamMask's IoU alone
     """
 
     iou_thr: float = field(default=0.3, metadata={"range": "(0, 1]"})
@@ -66,7 +76,12 @@ class AssociationConfig:
     recover_min_affinity: float = field(default=0.3, metadata={"range": "[0, 1]"})
     recover_radius: float = field(default=4.0, metadata={"range": "(0, inf)"})
     class_gate: bool = True
-    bridge_gaps: bool = True
+    bridge_gaps: bool = False
+    stitch_max_gap: int = field(default=24, metadata={"range": "[0, inf)"})
+    stitch_radius: float = field(default=3.0, metadata={"range": "(0, inf)"})
+    stitch_min_affinity: float = field(default=0.1, metadata={"range": "(0, 1]"})
+    velocity_window: int = field(default=3, metadata={"range": "[2, inf)"})
+    motion_weight: float = field(default=0.5, metadata={"range": "[0, 1]"})
 
     def __post_init__(self) -> None:
         # Python callers get the same checks as the CLI (vis_pipeline.settings reads the metadata).
@@ -141,15 +156,41 @@ def same_class(track_labels: np.ndarray, det_labels: np.ndarray) -> np.ndarray:
     )
 
 
-def gated_mask_affinity(
-    pred_masks: list[RLE], track_labels: np.ndarray, dets: Detections, class_gate: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """(raw mask IoU, affinity), both (T, D) float64.
+def moved_mask(mask: RLE, offset_xy: np.ndarray) -> RLE:
+    """``mask`` translated by ``offset_xy`` (x, y) px, rounded; pixels moved out of the frame are lost."""
+    dx, dy = (int(round(float(v))) for v in offset_xy)
+    if dx == 0 and dy == 0:
+        return mask
+    src = decode_rle(mask)
+    out = np.zeros_like(src)
+    h, w = src.shape
+    if abs(dx) < w and abs(dy) < h:
+        out[max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = src[
+            max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+        ]
+    return encode_mask(out)
 
-    The affinity is the IoU, zeroed across categories when ``class_gate`` is on: a tracker that
-    drifted onto another object must not steal that object's detection.
+
+def gated_mask_affinity(
+    pred_masks: list[RLE],
+    track_labels: np.ndarray,
+    dets: Detections,
+    class_gate: bool,
+    motion_masks: list[RLE] | None = None,
+    motion_weight: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(raw affinity, affinity), both (T, D) float64.
+
+    The raw affinity is the mask IoU of SiamMask's predicted masks with the detections, blended with
+    ``motion_weight`` with the IoU of ``motion_masks`` (each track's last detection mask moved at its
+    velocity: where the object should be if it kept moving; this separates two objects of one class
+    that cross, which SiamMask's masks often do not). The affinity is the raw one, zeroed across
+    categories when ``class_gate`` is on: a tracker that drifted onto another object must not steal
+    that object's detection.
     """
     iou = rle_iou_matrix(pred_masks, dets.masks)
+    if motion_weight > 0 and motion_masks is not None and iou.size:
+        iou = (1 - motion_weight) * iou + motion_weight * rle_iou_matrix(motion_masks, dets.masks)
     if not class_gate or iou.size == 0:
         return iou, iou
     return iou, np.where(same_class(track_labels, dets.labels), iou, 0.0)

@@ -15,11 +15,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from vis_pipeline.masks import RLE
-from vis_pipeline.track.association import AssociationConfig
+import numpy as np
+
+from vis_pipeline.masks import RLE, rle_to_box_xywh
+from vis_pipeline.track.association import AssociationConfig, moved_mask
 
 #: The former name of :class:`~vis_pipeline.track.association.AssociationConfig`.
 LifecycleConfig = AssociationConfig
+
+
+def box_centre(box_xywh: np.ndarray) -> np.ndarray:
+    """(2,) centre of an (x, y, w, h) box."""
+    return np.asarray(box_xywh[:2], dtype=np.float64) + np.asarray(box_xywh[2:], dtype=np.float64) / 2
+
+
+def velocity_over(boxes: dict[int, np.ndarray], frames: list[int]) -> np.ndarray:
+    """(2,) mean box-centre motion in px per frame from the first to the last of ``frames`` (sorted
+    keys of ``boxes``: frame -> xywh); 0 for fewer than two frames."""
+    if len(frames) < 2:
+        return np.zeros(2)
+    return (box_centre(boxes[frames[-1]]) - box_centre(boxes[frames[0]])) / (frames[-1] - frames[0])
 
 
 class TrackState(Enum):
@@ -41,6 +56,8 @@ class Track:
     det_scores: list[float] = field(default_factory=list)
     masks: dict[int, RLE] = field(default_factory=dict)
     pending: dict[int, RLE] = field(default_factory=dict)
+    # frame -> (4,) float64 xywh of the detection matched there (motion term, stitching)
+    det_boxes: dict[int, np.ndarray] = field(default_factory=dict)
 
     @property
     def is_alive(self) -> bool:
@@ -52,6 +69,18 @@ class Track:
     def last_mask(self) -> RLE | None:
         """The output mask of the track's last matched frame (pending gap masks may be drift: not used)."""
         return self.masks[max(self.masks)] if self.masks else None
+
+    def velocity(self, window: int) -> np.ndarray:
+        """(2,) box-centre px per frame over the last ``window`` matched frames (:func:`velocity_over`)."""
+        return velocity_over(self.det_boxes, sorted(self.det_boxes)[-window:])
+
+    def motion_mask(self, frame_idx: int, window: int) -> RLE | None:
+        """Where the object should be on ``frame_idx`` if it kept its velocity: the last matched
+        detection's mask moved accordingly (None before the first match)."""
+        if self.last_det_mask is None or not self.det_boxes:
+            return None
+        elapsed = frame_idx - max(self.det_boxes)
+        return moved_mask(self.last_det_mask, self.velocity(window) * elapsed)
 
     @property
     def hits(self) -> int:
@@ -81,6 +110,7 @@ class Track:
         """Matched on ``frame_idx``: commit pending gap frames, record the detection's vote (and its
         mask, ``det_mask``, where the object was last seen by the detector)."""
         self.last_det_mask = det_mask if det_mask is not None else mask
+        self.det_boxes[frame_idx] = np.asarray(rle_to_box_xywh(self.last_det_mask), dtype=np.float64)
         self.masks.update(self.pending)
         self.pending.clear()
         self.masks[frame_idx] = mask
@@ -105,6 +135,25 @@ class Track:
         self.state = TrackState.LOST
         if self.lost_frames > max_lost:
             self.mark_removed()
+
+    def mark_coasted(self, frame_idx: int, mask: RLE) -> None:
+        """A frame without detector output (``detect_every``): SiamMask's mask is the track's output
+        if the track is tracked, pending (kept only if matched again) if it is lost."""
+        if self.state is TrackState.TRACKED:
+            self.masks[frame_idx] = mask
+        else:
+            self.pending[frame_idx] = mask
+
+    def absorb(self, other: Track) -> None:
+        """Take over a dead track that is the same object on other frames (tracklet stitching): its
+        frames, detection votes and scores become this track's."""
+        if self.is_alive or other.is_alive or set(self.masks) & set(other.masks):
+            raise ValueError(f"tracks {self.track_id} and {other.track_id} cannot be merged")
+        self.masks.update(other.masks)
+        self.det_boxes.update(other.det_boxes)
+        self.det_scores.extend(other.det_scores)
+        for label, votes in other.label_votes.items():
+            self.label_votes[label] = self.label_votes.get(label, 0.0) + votes
 
     def mark_removed(self) -> None:
         """Dead: drop the uncommitted gap (it was drift, not the object) and stop tracking."""

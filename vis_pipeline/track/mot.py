@@ -20,6 +20,7 @@ from vis_pipeline.track.association import (
     recover_lost,
 )
 from vis_pipeline.track.lifecycle import Track
+from vis_pipeline.track.stitch import StitchParams, Tracklet, stitch_groups
 from vis_pipeline.types import Detections
 
 
@@ -58,6 +59,7 @@ class MultiObjectTracker:
         self.cfg = cfg
         self.tracks: list[Track] = []
         self.num_frames = 0
+        self.frame_hw = (0, 0)  # (height, width) of the video's frames
         self._next_id = 1  # per video, deterministic
 
     @property
@@ -67,14 +69,18 @@ class MultiObjectTracker:
     def step(self, frame_idx: int, image_bgr: np.ndarray, dets: Detections) -> None:
         cfg, live = self.cfg, self.live_tracks
         self.num_frames = max(self.num_frames, frame_idx + 1)
+        self.frame_hw = (int(image_bgr.shape[0]), int(image_bgr.shape[1]))
         labels = np.array([t.category_id for t in live], dtype=np.int64)
 
         # 1. SiamMask predicts every live track's mask on this frame (one batched forward).
         preds = self.tracker.track_many(image_bgr, [t.tracker_state for t in live]) if live else []
         pred_masks = [encode_mask(p.mask) for p in preds]
 
-        # 2. Hungarian assignment on mask IoU (class-gated on request).
-        iou, affinity = gated_mask_affinity(pred_masks, labels, dets, cfg.class_gate)
+        # 2. Hungarian assignment on mask IoU (blended with the motion prediction's, class-gated, on request).
+        motion = [t.motion_mask(frame_idx, cfg.velocity_window) for t in live] if cfg.motion_weight else None
+        iou, affinity = gated_mask_affinity(
+            pred_masks, labels, dets, cfg.class_gate, motion, cfg.motion_weight
+        )
         matches = linear_assignment(affinity, cfg.iou_thr)
 
         # 3. Matched tracks continue; the detection votes for the class and the score.
@@ -150,10 +156,37 @@ class MultiObjectTracker:
             track.mark_matched(frame_idx, dets.masks[di], dets.scores[di], dets.labels[di], dets.masks[di])
             self.tracks.append(track)
 
+    def coast(self, frame_idx: int, image_bgr: np.ndarray) -> None:
+        """A frame the detector skips by design (``detect_every``): every live track outputs SiamMask's
+        mask (pending while the track is lost); no association, births or deaths, and the lost
+        counters do not move (``max_lost`` counts detector frames)."""
+        self.num_frames = max(self.num_frames, frame_idx + 1)
+        live = self.live_tracks
+        if not live:
+            return
+        preds = self.tracker.track_many(image_bgr, [t.tracker_state for t in live])
+        for track, pred in zip(live, preds, strict=True):
+            track.mark_coasted(frame_idx, encode_mask(pred.mask))
+
     def finish(self) -> None:
-        """End of video: uncommitted gaps are dropped, as at a death."""
+        """End of video: uncommitted gaps are dropped, as at a death; then, with ``stitch_max_gap``,
+        tracks that continue an earlier track of the same object are merged into it."""
         for track in self.live_tracks:
             track.mark_removed()
+        if self.cfg.stitch_max_gap > 0:
+            self._stitch()
+
+    def _stitch(self) -> None:
+        cfg = self.cfg
+        params = StitchParams(
+            cfg.stitch_max_gap, cfg.stitch_radius, cfg.stitch_min_affinity, cfg.velocity_window
+        )
+        tracklets = [Tracklet(tuple(sorted(t.masks)), t.det_boxes, t.category_id) for t in self.tracks]
+        groups = stitch_groups(tracklets, params, self.frame_hw)
+        for group in groups:
+            for other in group[1:]:
+                self.tracks[group[0]].absorb(self.tracks[other])
+        self.tracks = [self.tracks[group[0]] for group in groups]
 
     def results(self, video_id: int, num_frames: int | None = None, topk: int = 10) -> list[dict]:
         """YouTube-VIS result entries of this video: reported tracks, best ``topk`` by score."""
