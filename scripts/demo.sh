@@ -4,6 +4,7 @@
 #   2. vis-run: tiny HTC detections + tiny SiamMask two-stage tracks -> results.json, metrics.json,
 #      submission.zip (validated), run_summary.json
 #   3. vis-visualize: overlay MP4s (prediction | ground truth) under outputs/demo/overlays
+#   4. vis-report: one self-contained HTML page of the run (outputs/demo/run/report/index.html)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -20,6 +21,8 @@ done
     hydra.run.dir="$OUT/run" cache_dir="$OUT/detection_cache" progress=false
 "$BIN/vis-visualize" results="$OUT/run/results.json" data.frames="$OUT/synth/JPEGImages" \
     data.ann="$OUT/synth/annotations.json" gt=true out="$OUT/overlays"
+"$BIN/vis-report" run="$OUT/run"
 echo
 echo "demo: results $OUT/run/results.json | metrics $OUT/run/metrics.json | submission $OUT/run/submission.zip"
 echo "demo: overlays $OUT/overlays/*.mp4 (left: prediction, right: ground truth)"
+echo "demo: report $OUT/run/report/index.html (open it in a browser)"
