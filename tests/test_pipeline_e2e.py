@@ -11,18 +11,22 @@ from vis_pipeline.cli import CONFIG_DIR
 from vis_pipeline.cli.run import register_resolvers
 from vis_pipeline.data.synth import generate_dataset
 from vis_pipeline.data.synth_config import SynthConfig
+from vis_pipeline.eval.errors import ErrorConfig
+from vis_pipeline.eval.errors_fix import analyse_errors
 from vis_pipeline.pipeline import run_pipeline
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_SIAMMASK = REPO / "weights" / "tiny_siammask.pth"
-# Synthetic videos without occluders, crossings or fast objects: what is left to get wrong with a
-# perfect detector is the association and the lifecycle (measured AP 0.958 with the tiny tracker).
+# Synthetic videos without occluders, crossings, fast objects or objects that leave the frame: what
+# is left to get wrong with a perfect detector is the association and the lifecycle.
 EASY = {
     "width": 320,
     "height": 180,
     "frames": 10,
     "occluder_prob": 0.0,
     "occlusion_rate": 0.0,
+    "same_category_prob": 0.0,
+    "enter_leave_prob": 0.0,
     "fast_prob": 0.0,
 }
 
@@ -30,7 +34,7 @@ EASY = {
 @pytest.fixture(scope="module")
 def easy_synth(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("easy_synth")
-    generate_dataset(out, seed=2, videos=3, cfg=SynthConfig.from_mapping(EASY), progress=False)
+    generate_dataset(out, seed=2, videos=6, cfg=SynthConfig.from_mapping(EASY), progress=False)
     return out
 
 
@@ -54,17 +58,21 @@ def run(data: Path, run_dir: Path, cache: Path, *overrides: str) -> dict:
     return json.loads((run_dir / "metrics.json").read_text())
 
 
-def test_oracle_without_noise_scores_high(easy_synth, tmp_path):
+def test_oracle_without_occluders_or_crossings_finds_every_track_whole(easy_synth, tmp_path):
+    # With perfect detections and their masks on these videos every GT track must be found by one
+    # predicted track, none missed or split (vis-errors' labels; the association before issue 14
+    # split 2 of these 27 tracks, AP 0.965), so AP is far above its bound.
+    run_dir = tmp_path / "run"
     metrics = run(
-        easy_synth,
-        tmp_path / "run",
-        tmp_path / "cache",
-        "detector=oracle",
-        "association.output_mask=detection",
-        "association.bridge_gaps=false",
+        easy_synth, run_dir, tmp_path / "cache", "detector=oracle", "association.output_mask=detection"
     )
-    assert metrics["AP"] >= 0.95, metrics
-    assert (tmp_path / "run" / "submission.zip").is_file()
+    report = analyse_errors(
+        easy_synth / "annotations.json", run_dir / "results.json", ErrorConfig.from_yaml()
+    )
+    assert report["gt_labels"]["missed"] == 0 and report["gt_labels"]["fragmented"] == 0, report["gt_tracks"]
+    assert report["id_switches"] == 0
+    assert metrics["AP"] >= 0.9, metrics
+    assert (run_dir / "submission.zip").is_file()
 
 
 @pytest.fixture(scope="module")
