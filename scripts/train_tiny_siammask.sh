@@ -6,6 +6,8 @@
 #   VARIANT=v2 (default, weights/tiny_siammask_v2.*): also vis-synth seed 1001, 200 videos at 640x360;
 #       configs/train/siammask_tiny_finetune.yaml: fine-tunes weights/tiny_siammask.pth (v1) on both sets
 #       with distractor-centred pairs (20 epochs x 1000 pairs, a snapshot per epoch).
+#   VARIANT=v3 (weights/tiny_siammask_v3.*): the same two sets; configs/train/siammask_tiny_v3.yaml
+#       fine-tunes the v2 weights again (24 epochs x 1000 pairs, 8 refine rows per pair).
 # Training is resumable: re-running the script continues from RUN_DIR/last.pth.
 # Release: RUN_DIR/last.pth, or CHECKPOINT=RUN_DIR/epoch_NNN.pth (the one chosen on the tuning seeds),
 # exported as float16 weights/tiny_siammask[_v2].pth + the resolved config .yaml + the curve .png.
@@ -32,8 +34,9 @@ else
         "$SYNTH" out="$DATA640" seed=1001 videos=200 width=640 height=360 progress=false
     fi
     CONFIG=siammask_tiny_finetune
-    RUN_DIR=${RUN_DIR:-outputs/train/siammask_tiny_v2}
-    OUT=weights/tiny_siammask_v2
+    RUN_DIR=${RUN_DIR:-outputs/train/siammask_tiny_$VARIANT}
+    OUT=weights/tiny_siammask_$VARIANT
+    if [ "$VARIANT" = v3 ]; then CONFIG=siammask_tiny_v3; fi
     args+=("data.extra=[{ann: $DATA640/annotations.json, frames: $DATA640/JPEGImages}]")
 fi
 

@@ -78,8 +78,8 @@ class AssociationConfig:
     class_gate: bool = True
     bridge_gaps: bool = False
     stitch_max_gap: int = field(default=24, metadata={"range": "[0, inf)"})
-    stitch_radius: float = field(default=3.0, metadata={"range": "(0, inf)"})
-    stitch_min_affinity: float = field(default=0.1, metadata={"range": "(0, 1]"})
+    stitch_radius: float = field(default=4.0, metadata={"range": "(0, inf)"})
+    stitch_min_affinity: float = field(default=0.2, metadata={"range": "(0, 1]"})
     velocity_window: int = field(default=3, metadata={"range": "[2, inf)"})
     motion_weight: float = field(default=0.5, metadata={"range": "[0, 1]"})
 

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from vis_pipeline.masks import RLE, decode_rle, encode_mask
+from vis_pipeline.masks import RLE, decode_rle, encode_mask, encode_mask_region
 from vis_pipeline.results import topk_per_video, track_result
 from vis_pipeline.track.association import (
     AssociationConfig,
@@ -38,6 +38,16 @@ class SingleObjectTracker(Protocol):
     def track_many(self, image_bgr: np.ndarray, states: list[Any]) -> list[TrackPrediction]: ...
 
     def recenter(self, state: Any, box_xywh: Sequence[float], weight: float) -> None: ...
+
+
+def prediction_rle(pred: TrackPrediction) -> RLE:
+    """RLE of a tracker's frame mask. SiamMask's ``TrackResult`` knows the region its pasted mask reaches
+    (``mask_region`` at ``mask_origin``): only that region is encoded, to the same RLE as the full frame
+    (``masks.encode_mask_region``), so the cost follows the object, not the frame. Other trackers: ``mask``."""
+    region = getattr(pred, "mask_region", None)
+    if region is None:
+        return encode_mask(pred.mask)
+    return encode_mask_region(region, pred.mask_origin, pred.image_hw)
 
 
 def _union(a: RLE, b: RLE) -> RLE:
@@ -74,7 +84,7 @@ class MultiObjectTracker:
 
         # 1. SiamMask predicts every live track's mask on this frame (one batched forward).
         preds = self.tracker.track_many(image_bgr, [t.tracker_state for t in live]) if live else []
-        pred_masks = [encode_mask(p.mask) for p in preds]
+        pred_masks = [prediction_rle(p) for p in preds]
 
         # 2. Hungarian assignment on mask IoU (blended with the motion prediction's, class-gated, on request).
         motion = [t.motion_mask(frame_idx, cfg.velocity_window) for t in live] if cfg.motion_weight else None
@@ -131,7 +141,7 @@ class MultiObjectTracker:
         tracker_masks: list[RLE | None] = [None] * len(tracks)
         if self.cfg.output_mask != "detection":
             preds = self.tracker.track_many(image_bgr, [t.tracker_state for t in tracks])
-            tracker_masks = [encode_mask(p.mask) for p in preds]
+            tracker_masks = [prediction_rle(p) for p in preds]
         for track, di, tracker_mask in zip(tracks, det_indices, tracker_masks, strict=True):
             det_mask = dets.masks[di]
             mask = det_mask if tracker_mask is None else self._output_mask(tracker_mask, det_mask)
@@ -166,7 +176,7 @@ class MultiObjectTracker:
             return
         preds = self.tracker.track_many(image_bgr, [t.tracker_state for t in live])
         for track, pred in zip(live, preds, strict=True):
-            track.mark_coasted(frame_idx, encode_mask(pred.mask))
+            track.mark_coasted(frame_idx, prediction_rle(pred))
 
     def finish(self) -> None:
         """End of video: uncommitted gaps are dropped, as at a death; then, with ``stitch_max_gap``,
