@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from vis_pipeline.data import VideoSource, load_ytvis_annotations
-from vis_pipeline.data.synth import SynthConfig, generate_dataset
 from vis_pipeline.data.fingerprint import video_fingerprint
+from vis_pipeline.data.synth import SynthConfig, generate_dataset
 from vis_pipeline.detect.cache import DetectionCache, detect_video
 from vis_pipeline.detect.oracle import OracleDetector
 

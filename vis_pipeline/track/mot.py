@@ -43,7 +43,8 @@ class SingleObjectTracker(Protocol):
 def prediction_rle(pred: TrackPrediction) -> RLE:
     """RLE of a tracker's frame mask. SiamMask's ``TrackResult`` knows the region its pasted mask reaches
     (``mask_region`` at ``mask_origin``): only that region is encoded, to the same RLE as the full frame
-    (``masks.encode_mask_region``), so the cost follows the object, not the frame. Other trackers: ``mask``."""
+    (``masks.encode_mask_region``), so the cost follows the object, not the frame.
+    Other trackers: their ``mask``."""
     region = getattr(pred, "mask_region", None)
     if region is None:
         return encode_mask(pred.mask)
