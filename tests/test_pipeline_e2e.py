@@ -5,10 +5,8 @@ import json
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
+from conftest import compose_run_cfg
 
-from vis_pipeline.cli import CONFIG_DIR
-from vis_pipeline.cli.run import register_resolvers
 from vis_pipeline.data.synth import generate_dataset
 from vis_pipeline.data.synth_config import SynthConfig
 from vis_pipeline.eval.errors import ErrorConfig
@@ -40,20 +38,17 @@ def easy_synth(tmp_path_factory) -> Path:
 
 def run(data: Path, run_dir: Path, cache: Path, *overrides: str) -> dict:
     """One in-process vis-run; returns its metrics."""
-    register_resolvers()
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base=None):
-        cfg = compose(
-            "run",
-            [
-                f"data.frames={data / 'JPEGImages'}",
-                f"data.ann={data / 'annotations.json'}",
-                f"cache_dir={cache}",
-                "progress=false",
-                "threads=1",
-                f"tracker.checkpoint={TINY_SIAMMASK}",
-                *overrides,
-            ],
-        )
+    cfg = compose_run_cfg(
+        [
+            f"data.frames={data / 'JPEGImages'}",
+            f"data.ann={data / 'annotations.json'}",
+            f"cache_dir={cache}",
+            "progress=false",
+            "threads=1",
+            f"tracker.checkpoint={TINY_SIAMMASK}",
+            *overrides,
+        ]
+    )
     run_pipeline(cfg, run_dir)
     return json.loads((run_dir / "metrics.json").read_text())
 
