@@ -17,29 +17,23 @@ import sys
 import tempfile
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
-
-from vis_pipeline.cli import CONFIG_DIR
-from vis_pipeline.cli.run import register_resolvers
+from vis_pipeline.cli.run import compose_run_cfg
 from vis_pipeline.pipeline import run_pipeline
 
 
 def run_once(data: Path, k: int, threads: int, overrides: list[str]) -> tuple[dict, dict]:
-    register_resolvers()
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base=None):
-        cfg = compose(
-            "run",
-            [
-                f"data.frames={data / 'JPEGImages'}",
-                f"data.ann={data / 'annotations.json'}",
-                f"detect_every={k}",
-                "cache_dir=null",
-                "progress=false",
-                "submission=false",
-                f"threads={threads}",
-                *overrides,
-            ],
-        )
+    cfg = compose_run_cfg(
+        [
+            f"data.frames={data / 'JPEGImages'}",
+            f"data.ann={data / 'annotations.json'}",
+            f"detect_every={k}",
+            "cache_dir=null",
+            "progress=false",
+            "submission=false",
+            f"threads={threads}",
+            *overrides,
+        ]
+    )
     run_dir = Path(tempfile.mkdtemp(prefix=f"detect_every{k}_"))
     with contextlib.redirect_stdout(io.StringIO()):
         summary = run_pipeline(cfg, run_dir)

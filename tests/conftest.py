@@ -12,11 +12,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from vis_pipeline.cli import CONFIG_DIR
-from vis_pipeline.cli.run import register_resolvers
+from vis_pipeline.cli import run as run_cli
 from vis_pipeline.data.synth import SynthConfig, generate_dataset
 
 # Small enough that a video tracks in about a second on a busy CPU with the random-init tiny SiamMask.
@@ -48,9 +46,7 @@ def run_overrides(dataset: Path, *extra: str) -> list[str]:
 
 def compose_run_cfg(overrides: Sequence[str]) -> DictConfig:
     """``configs/run.yaml`` with ``overrides``, as vis-run would see it (without the hydra node)."""
-    register_resolvers()
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base=None):
-        return compose(config_name="run", overrides=list(overrides))
+    return run_cli.compose_run_cfg(list(overrides))
 
 
 def cli(module: str, args: Sequence[str], timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -42,6 +42,16 @@ def register_resolvers() -> None:
 register_resolvers()
 
 
+def compose_run_cfg(overrides: list[str], with_hydra: bool = False) -> DictConfig:
+    """``configs/run.yaml`` with ``overrides`` as vis-run sees it, outside a hydra app (scripts, tests,
+    preflight); ``with_hydra`` keeps the ``hydra`` node (run directory)."""
+    from hydra import compose, initialize_config_dir
+
+    register_resolvers()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base=None):
+        return compose("run", list(overrides), return_hydra_config=with_hydra)
+
+
 class SweepJobFailed(CompactHydraException):
     """A multirun job (shard / ablation point) whose run failed; hydra prints only the message."""
 
@@ -77,15 +87,12 @@ def preflight(argv: list[str]) -> None:
     """Before hydra starts (and creates the run directory): every setting checked and the run
     directory created, each problem one line and exit 2. Sweeps (``-m``) and hydra's own flags
     (``--cfg job``, ``--help``) go straight to hydra; so do overrides hydra itself must report."""
-    from hydra import compose, initialize_config_dir
-
     from vis_pipeline.build import check_run_settings
 
     if any(arg.startswith("-") for arg in argv):
         return
     try:
-        with initialize_config_dir(config_dir=CONFIG_DIR, version_base=None):
-            cfg = compose("run", list(argv), return_hydra_config=True)
+        cfg = compose_run_cfg(argv, with_hydra=True)
         run_dir = Path(str(OmegaConf.select(cfg, "hydra.run.dir")))
     except Exception:  # hydra reports bad overrides itself, in its words
         return
