@@ -21,10 +21,22 @@ import torch
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-DETECTOR_YAML = REPO / "configs" / "detector" / "tiny_htc.yaml"
+DETECTOR_DIR = REPO / "configs" / "detector"
 
 
-def evaluate(data: Path, checkpoint: str, threads: int) -> dict:
+def detector_yaml(name: str) -> dict:
+    """configs/detector/<name>.yaml with its defaults list (other detector configs) merged in."""
+    from omegaconf import OmegaConf
+
+    own = yaml.safe_load((DETECTOR_DIR / f"{name}.yaml").read_text())
+    merged = OmegaConf.create({})
+    for base in own.pop("defaults", []):
+        if base != "_self_":
+            merged = OmegaConf.merge(merged, detector_yaml(base))
+    return OmegaConf.to_container(OmegaConf.merge(merged, own))
+
+
+def evaluate(data: Path, checkpoint: str, threads: int, detector_name: str = "tiny_htc") -> dict:
     """COCO box/mask AP of ``checkpoint`` on every ``frame_stride``-th frame of ``data``."""
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
@@ -34,8 +46,10 @@ def evaluate(data: Path, checkpoint: str, threads: int) -> dict:
     from vis_pipeline.detect.htc import HTCDetector
 
     torch.set_num_threads(threads)
-    detector_cfg = yaml.safe_load(DETECTOR_YAML.read_text())
-    heldout = detector_cfg["reproduce"]
+    detector_cfg = detector_yaml(detector_name)
+    detector_cfg.pop("train", None)
+    detector_cfg.pop("reproduce", None)
+    heldout = detector_yaml(detector_name)["reproduce"]
     detector_cfg.update(
         checkpoint=checkpoint,
         score_thr=heldout["eval_score_thr"],
@@ -91,11 +105,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--data", type=Path, required=True, help="held-out set (annotations.json + JPEGImages/)"
     )
+    parser.add_argument("--detector", default="tiny_htc", help="configs/detector/<name>.yaml (test scale)")
     parser.add_argument("--checkpoint", default="weights/tiny_htc.pth")
     parser.add_argument("--metrics-out", type=Path, default=None)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
-    metrics = evaluate(args.data, args.checkpoint, args.threads)
+    metrics = evaluate(args.data, args.checkpoint, args.threads, args.detector)
     text = json.dumps(metrics, indent=2) + "\n"
     if args.metrics_out is not None:
         args.metrics_out.write_text(text)

@@ -180,3 +180,31 @@ def test_mmdet_1x_schedule_is_stretched_onto_the_iterations(tmp_path: Path, monk
         configure_runner(
             Config.fromfile(str(R50_MMDET)), split, list(mmdet_cfg.classes), amp, iters, tmp_path, "none"
         )
+
+
+def test_fine_tune_starts_from_a_same_class_detector_and_refuses_others(trained, tmp_path: Path) -> None:
+    """detector=tiny_htc_ms fine-tunes a tiny_htc checkpoint (train.init_remap null): at lr 0 the
+    exported weights are exactly the initial ones; a checkpoint of other classes fails before training."""
+    from vis_pipeline.detect.base import DetectorConfigError
+    from vis_pipeline.detect.train import train_detector
+
+    init = trained["run"] / "detector.pth"
+    overrides = train_overrides(trained["data"], tmp_path / "ft", trained["cache"], iters=1)
+    overrides = [o.replace("detector=tiny_htc", "detector=tiny_htc_ms") for o in overrides]
+    cfg = compose_train_cfg([*overrides, f"train.init_checkpoint={init}", "train.lr=0"])
+    assert cfg["detector"]["test_scale"] == [640, 360] and cfg["train"]["init_remap"] is None
+    train_detector(cfg)
+    start = torch.load(init, weights_only=True)["state_dict"]
+    tuned = torch.load(tmp_path / "ft" / "detector.pth", weights_only=True)["state_dict"]
+    assert start.keys() == tuned.keys()
+    learned = [k for k in start if start[k].is_floating_point() and "running_" not in k]  # BN stats move
+    assert len(learned) > 100 and all(torch.equal(start[k], tuned[k]) for k in learned)
+
+    ckpt = torch.load(init, weights_only=True)
+    ckpt["meta"]["dataset_meta"]["classes"] = [*CLASSES[:5], "banana"]
+    torch.save(ckpt, tmp_path / "other.pth")
+    cfg = compose_train_cfg([*overrides, f"train.init_checkpoint={tmp_path / 'other.pth'}"])
+    cfg["out"] = str(tmp_path / "ft2")
+    with pytest.raises(DetectorConfigError, match="are not the config's"):
+        train_detector(cfg)
+    assert not (tmp_path / "ft2" / "detector.pth").exists()

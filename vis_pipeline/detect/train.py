@@ -65,7 +65,7 @@ class TrainSettings:
     log_interval: int
     threads: int
     export_fp16: bool
-    init_checkpoint: str | None = None  # a COCO checkpoint whose class rows are remapped
+    init_checkpoint: str | None = None  # COCO checkpoint (rows remapped), or one of this config's classes
     init_metafile_model: str | None = None  # its mmdet model name (download hint)
     init_remap: str | None = None  # coco_to_ytvis2019 | coco_to_ytvis2021
     init_prefer: dict[str, str] = field(default_factory=dict)
@@ -217,6 +217,21 @@ def last_checkpoint(out: Path) -> Path | None:
     return path if path.is_file() else None
 
 
+def same_classes_checkpoint(settings: TrainSettings, classes: list[str]) -> Path:
+    """A fine-tune's start (``init_remap: null``): a detector of exactly this config's classes, in order."""
+    assert settings.init_checkpoint is not None
+    path = resolve_checkpoint_path(settings.init_checkpoint)
+    if not path.is_file():
+        raise missing_checkpoint_error(path, settings.init_metafile_model)
+    named = checkpoint_classes(load_checkpoint_file(path, trusted=False))
+    if named is None or list(named) != list(classes):
+        raise DetectorConfigError(
+            f"train.init_checkpoint {path}: classes {named} are not the config's {list(classes)} "
+            "(set train.init_remap for a COCO checkpoint)"
+        )
+    return path
+
+
 def build_init_checkpoint(cfg: Any, classes: list[str], settings: TrainSettings, out: Path) -> Path:
     """COCO checkpoint -> ``out/init_from_coco.pth``: the model's fresh init, mapped class rows copied."""
     from mmdet.registry import MODELS
@@ -353,6 +368,10 @@ def train_detector(cfg: Mapping[str, Any]) -> TrainResult:
     if resume_from is not None:
         mmdet_cfg.resume, mmdet_cfg.load_from = True, str(resume_from)
         print(f"[train] resuming from {resume_from}", flush=True)
+    elif settings.init_checkpoint and settings.init_remap is None:
+        mmdet_cfg.model.backbone.init_cfg = None
+        mmdet_cfg.load_from = str(same_classes_checkpoint(settings, classes))
+        print(f"[init] fine-tuning {mmdet_cfg.load_from} (same classes)", flush=True)
     elif settings.init_checkpoint:
         mmdet_cfg.model.backbone.init_cfg = None
         mmdet_cfg.load_from = str(build_init_checkpoint(mmdet_cfg, classes, settings, out))
