@@ -348,3 +348,59 @@ def test_recovery_never_takes_a_new_object_nearer_another_live_track():
     assert len(mot.tracks) == 3
     track_a = mot.tracks[0]
     assert sorted(track_a.masks) == [0]  # A was not re-linked to D
+
+
+class FrameScoredTracker(ConstantVelocityTracker):
+    """The stand-in, but its score on a frame is ``scores[image[0, 0, 0]]`` (frames carry their index)."""
+
+    def __init__(self, scores: dict[int, float]):
+        super().__init__()
+        self.scores = scores
+
+    def track_many(self, image, states):
+        preds = super().track_many(image, states)
+        for pred in preds:
+            pred.score = self.scores.get(int(image[0, 0, 0]), pred.score)
+        return preds
+
+
+def run_indexed(frames: list[Detections], cfg: AssociationConfig, tracker) -> list[dict]:
+    mot = MultiObjectTracker(tracker, cfg)
+    for t, d in enumerate(frames):
+        mot.step(t, np.full((H, W, 3), t, np.uint8), d)
+    mot.finish()
+    return mot.results(video_id=7, num_frames=len(frames))
+
+
+@pytest.mark.parametrize(("backfill", "expected"), [(0, [4, 5]), (2, [2, 3, 4, 5]), (9, [2, 3, 4, 5])])
+def test_backward_pass_fills_frames_before_a_late_birth_until_the_score_drops(backfill, expected):
+    # The object is there all along, detected from frame 4 on; SiamMask is unsure on frame 1.
+    obj = rect(20, 20)
+    frames = [Detections.empty()] * 4 + [dets((obj, 0.9, 3))] * 2
+    res = run_indexed(frames, preset("default", backfill_frames=backfill), FrameScoredTracker({1: 0.1}))
+    assert present(res[0]) == expected  # at most `backfill` frames, stopping at frame 1 (score 0.1)
+    if backfill:
+        assert np.array_equal(decode_rle(res[0]["segmentations"][2]), obj)
+
+
+def test_backward_pass_does_not_block_stitching():
+    # Hidden on frames 3-9 (dead after 2): the second piece's backward pass would cover 7-9, but
+    # stitching sees only matched frames and the merged track starts on frame 0, so 7-9 stay empty.
+    obj = rect(20, 20)
+    frames = [dets((obj, 0.9, 3))] * 3 + [Detections.empty()] * 7 + [dets((obj, 0.9, 3))] * 3
+    cfg = preset("default", backfill_frames=3, max_lost=2)
+    res = run_indexed(frames, cfg, FrameScoredTracker({}))
+    assert len(res) == 1 and present(res[0]) == [0, 1, 2, 10, 11, 12]
+
+
+@pytest.mark.parametrize(
+    ("n_frames", "tail", "expected"),
+    [(10, 0, [0, 1, 2, 3]), (10, 1, [0, 1, 2, 3, 4]), (6, 0, [0, 1, 2, 3]), (6, 5, [0, 1, 2, 3, 4, 5])],
+)
+def test_tail_frames_keeps_pending_frames_after_the_last_match(n_frames, tail, expected):
+    # Detected on frames 0-3 only: the track dies on frame 6 (max_lost 2) or the video ends on frame 5.
+    obj = rect(20, 20)
+    frames = [dets((obj, 0.9, 3))] * 4 + [Detections.empty()] * (n_frames - 4)
+    cfg = preset("default", tail_frames=tail, max_lost=2, bridge_gaps=True)
+    res = run_indexed(frames, cfg, FrameScoredTracker({}))
+    assert present(res[0]) == expected

@@ -62,6 +62,11 @@ class AssociationConfig:
                        this many matched frames (motion term, stitching)
     motion_weight:     affinity = (1 - w) * IoU(SiamMask's mask) + w * IoU(the track's last detection
                        mask moved at the track's velocity to this frame); 0 = SiamMask's IoU alone
+    backfill_frames:   backward pass: a track born on frame t runs SiamMask backwards from its birth
+                       box over up to this many earlier frames (stopping below min_tracker_score); the
+                       masks fill the frames before the track's first frame after stitching (0 disables)
+    tail_frames:       when a track ends (death or the video's end), commit up to this many of its
+                       pending SiamMask masks right after its last matched frame (needs bridge_gaps; 0 = off)
     """
 
     iou_thr: float = field(default=0.3, metadata={"range": "(0, 1]"})
@@ -69,19 +74,21 @@ class AssociationConfig:
     birth_max_iou: float = field(default=0.5, metadata={"range": "(0, 1]"})
     max_lost: int = field(default=5, metadata={"range": "[0, inf)"})
     min_tracker_score: float = field(default=0.3, metadata={"range": "[0, 1]"})
-    output_mask: str = field(default="tracker", metadata={"choices": ("tracker", "detection", "fused")})
+    output_mask: str = field(default="detection", metadata={"choices": ("tracker", "detection", "fused")})
     min_hits: int = field(default=1, metadata={"range": "[0, inf)"})
     full_score_hits: int = field(default=3, metadata={"range": "[1, inf)"})
     det_box_weight: float = field(default=1.0, metadata={"range": "[0, 1]"})
     recover_min_affinity: float = field(default=0.3, metadata={"range": "[0, 1]"})
     recover_radius: float = field(default=4.0, metadata={"range": "(0, inf)"})
     class_gate: bool = True
-    bridge_gaps: bool = False
+    bridge_gaps: bool = True
     stitch_max_gap: int = field(default=24, metadata={"range": "[0, inf)"})
     stitch_radius: float = field(default=4.0, metadata={"range": "(0, inf)"})
     stitch_min_affinity: float = field(default=0.2, metadata={"range": "(0, 1]"})
     velocity_window: int = field(default=3, metadata={"range": "[2, inf)"})
     motion_weight: float = field(default=0.5, metadata={"range": "[0, 1]"})
+    backfill_frames: int = field(default=0, metadata={"range": "[0, inf)"})
+    tail_frames: int = field(default=0, metadata={"range": "[0, inf)"})
 
     def __post_init__(self) -> None:
         # Python callers get the same checks as the CLI (vis_pipeline.settings reads the metadata).

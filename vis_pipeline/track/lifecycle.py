@@ -58,6 +58,8 @@ class Track:
     pending: dict[int, RLE] = field(default_factory=dict)
     # frame -> (4,) float64 xywh of the detection matched there (motion term, stitching)
     det_boxes: dict[int, np.ndarray] = field(default_factory=dict)
+    # frame -> SiamMask's mask tracked backwards from the birth (backfill_frames; committed after stitching)
+    backfill: dict[int, RLE] = field(default_factory=dict)
 
     @property
     def is_alive(self) -> bool:
@@ -127,14 +129,21 @@ class Track:
         self.pending.clear()
         self.mark_matched(frame_idx, mask, det_score, det_label, det_mask)
 
-    def mark_unmatched(self, frame_idx: int, mask: RLE | None, max_lost: int) -> None:
+    def mark_unmatched(self, frame_idx: int, mask: RLE | None, max_lost: int, tail_frames: int = 0) -> None:
         """Unmatched on ``frame_idx``: keep SiamMask's mask pending; die after ``max_lost`` frames."""
         if mask is not None:
             self.pending[frame_idx] = mask
         self.lost_frames += 1
         self.state = TrackState.LOST
         if self.lost_frames > max_lost:
-            self.mark_removed()
+            self.mark_removed(tail_frames)
+
+    def commit_backfill(self) -> None:
+        """Output the backward pass's masks on the frames before the track's first frame."""
+        if self.masks:
+            first = min(self.masks)
+            self.masks.update({f: m for f, m in self.backfill.items() if f < first})
+        self.backfill.clear()
 
     def mark_coasted(self, frame_idx: int, mask: RLE) -> None:
         """A frame without detector output (``detect_every``): SiamMask's mask is the track's output
@@ -155,8 +164,16 @@ class Track:
         for label, votes in other.label_votes.items():
             self.label_votes[label] = self.label_votes.get(label, 0.0) + votes
 
-    def mark_removed(self) -> None:
-        """Dead: drop the uncommitted gap (it was drift, not the object) and stop tracking."""
+    def mark_removed(self, tail_frames: int = 0) -> None:
+        """Dead: drop the uncommitted gap (it was drift, not the object) and stop tracking; with
+        ``tail_frames`` the first that many pending frames right after the last match are kept (the
+        object was still there and the detector missed it as it left or the video ended)."""
+        if tail_frames and self.masks:
+            last = max(self.masks)
+            for frame in range(last + 1, last + 1 + tail_frames):
+                if frame not in self.pending:
+                    break
+                self.masks[frame] = self.pending[frame]
         self.pending.clear()
         self.tracker_state = None
         self.state = TrackState.REMOVED

@@ -5,6 +5,7 @@ matched tracks continue, unmatched detections start tracks, long-unmatched track
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -59,9 +60,9 @@ class MultiObjectTracker:
     """Tracks of one video. Call :meth:`step` once per frame in order, then :meth:`results`.
 
     Output mask of a matched frame (``cfg.output_mask``):
-    - ``tracker`` (default): SiamMask's mask, as in the paper, whose Table 14 measures exactly
-      this mask (one- vs two-stage); detections decide births, deaths and the class.
-    - ``detection``: the matched detection's mask.
+    - ``tracker`` (``association=paper``): SiamMask's mask, as in the paper, whose Table 14 measures
+      exactly this mask (one- vs two-stage); detections decide births, deaths and the class.
+    - ``detection`` (the default preset): the matched detection's mask (SiamMask's on bridged frames).
     - ``fused``: the union of both (they overlap by at least ``iou_thr`` when matched).
     """
 
@@ -72,6 +73,8 @@ class MultiObjectTracker:
         self.num_frames = 0
         self.frame_hw = (0, 0)  # (height, width) of the video's frames
         self._next_id = 1  # per video, deterministic
+        # the last backfill_frames frames (index, BGR image), for the backward pass at births
+        self._recent: deque[tuple[int, np.ndarray]] = deque(maxlen=cfg.backfill_frames)
 
     @property
     def live_tracks(self) -> list[Track]:
@@ -117,13 +120,16 @@ class MultiObjectTracker:
         # 4. Unmatched tracks are lost for a frame (SiamMask's mask kept pending), or die.
         for ti in matches.unmatched_tracks:
             keep = cfg.bridge_gaps and preds[ti].score >= cfg.min_tracker_score
-            live[ti].mark_unmatched(frame_idx, pred_masks[ti] if keep else None, cfg.max_lost)
+            mask = pred_masks[ti] if keep else None
+            live[ti].mark_unmatched(frame_idx, mask, cfg.max_lost, cfg.tail_frames)
 
         # 5. Births: confident unmatched detections not covered by any live prediction (raw IoU,
         #    whatever the class: a class flip of the detector must not duplicate a track).
         born = birth_candidates(dets, matches.unmatched_dets, iou, cfg.birth_score, cfg.birth_max_iou)
         if born:
             self._births(frame_idx, image_bgr, dets, born)
+        if cfg.backfill_frames:
+            self._recent.append((frame_idx, image_bgr.copy()))
 
     def _recover(
         self,
@@ -159,13 +165,34 @@ class MultiObjectTracker:
         self, frame_idx: int, image_bgr: np.ndarray, dets: Detections, det_indices: list[int]
     ) -> None:
         """New tracks from detections, SiamMask initialised on their boxes (one batched template pass)."""
-        boxes = dets.boxes_xywh_min()
-        states = self.tracker.init_many(image_bgr, [[float(v) for v in boxes[di]] for di in det_indices])
+        boxes = [[float(v) for v in dets.boxes_xywh_min()[di]] for di in det_indices]
+        states = self.tracker.init_many(image_bgr, boxes)
+        new = []
         for di, state in zip(det_indices, states, strict=True):
             track = Track(track_id=self._next_id, start_frame=frame_idx, tracker_state=state)
             self._next_id += 1
             track.mark_matched(frame_idx, dets.masks[di], dets.scores[di], dets.labels[di], dets.masks[di])
             self.tracks.append(track)
+            new.append(track)
+        if self._recent:
+            self._backward(image_bgr, boxes, new)
+
+    def _backward(self, image_bgr: np.ndarray, boxes: list[list[float]], tracks: list[Track]) -> None:
+        """Backward pass (``backfill_frames``): SiamMask initialised again on the birth boxes tracks
+        through the buffered earlier frames, newest first; a track stops at its first frame below
+        ``min_tracker_score``. The masks are kept aside (``Track.backfill``) until the end of the video."""
+        states = self.tracker.init_many(image_bgr, boxes)
+        active = list(range(len(tracks)))
+        for frame_idx, frame in reversed(self._recent):
+            if not active:
+                break
+            preds = self.tracker.track_many(frame, [states[i] for i in active])
+            still = []
+            for i, pred in zip(active, preds, strict=True):
+                if pred.score >= self.cfg.min_tracker_score and pred.mask.any():
+                    tracks[i].backfill[frame_idx] = prediction_rle(pred)
+                    still.append(i)
+            active = still
 
     def coast(self, frame_idx: int, image_bgr: np.ndarray) -> None:
         """A frame the detector skips by design (``detect_every``): every live track outputs SiamMask's
@@ -178,14 +205,18 @@ class MultiObjectTracker:
         preds = self.tracker.track_many(image_bgr, [t.tracker_state for t in live])
         for track, pred in zip(live, preds, strict=True):
             track.mark_coasted(frame_idx, prediction_rle(pred))
+        if self.cfg.backfill_frames:
+            self._recent.append((frame_idx, image_bgr.copy()))
 
     def finish(self) -> None:
         """End of video: uncommitted gaps are dropped, as at a death; then, with ``stitch_max_gap``,
         tracks that continue an earlier track of the same object are merged into it."""
         for track in self.live_tracks:
-            track.mark_removed()
+            track.mark_removed(self.cfg.tail_frames)
         if self.cfg.stitch_max_gap > 0:
             self._stitch()
+        for track in self.tracks:
+            track.commit_backfill()
 
     def _stitch(self) -> None:
         cfg = self.cfg
