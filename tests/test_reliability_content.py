@@ -137,9 +137,10 @@ def test_one_run_per_run_dir_and_a_killed_holder_leaves_no_stale_lock(
 def test_interrupt_prints_one_line_exits_130_and_keeps_finished_videos(tmp_path: Path) -> None:
     import time
 
-    # 16 videos, so that the run is still busy when the signal lands after the first one (with the
-    # 4 of the reference set a loaded machine could finish them all in between: exit 0, not 130)
-    dataset = make_synth(tmp_path / "synth", videos=16, seed=3)
+    # 12 videos of 24 frames with 2-3 objects, so that the run is still busy (seconds) when the signal
+    # lands after the first one: the reference set's 4 videos of 6 frames take a fraction of a second,
+    # which a loaded machine's scheduler can let pass before the signal (exit 0, not 130)
+    dataset = make_synth(tmp_path / "synth", videos=12, seed=3, frames=24, objects_range=(2, 3))
     run_dir = tmp_path / "run"
     args = [*run_overrides(dataset), f"hydra.run.dir={run_dir}"]
     proc = subprocess.Popen(
