@@ -49,7 +49,7 @@ from siammask.anchors import (
     loc_deltas,
     score_window,
 )
-from siammask.checkpoint import load_checkpoint
+from siammask.checkpoint import build_siammask_from_checkpoint, load_checkpoint
 from siammask.crops import (
     SearchCrop,
     clip_box,
@@ -83,6 +83,10 @@ def _check_image(image: np.ndarray) -> None:
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         desc = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
         raise TrackerInputError(f"tracker: expected an HxWx3 uint8 BGR frame, got {desc}")
+
+
+#: Preset ``model`` value that builds the network the checkpoint's ``model_config`` describes.
+MODEL_FROM_CHECKPOINT = "checkpoint"
 
 
 class SiamMaskTracker:
@@ -155,10 +159,16 @@ class SiamMaskTracker:
         ``trusted`` allows full unpickling of a trusted file (the released ones are torch 0.4 pickles).
         """
         spec = load_tracker_preset(preset)
-        model = build_siammask(spec.model)
         weights = checkpoint if checkpoint is not None else spec.checkpoint
-        if weights is not None:
-            load_checkpoint(model, weights, trusted=trusted)
+        if spec.model == MODEL_FROM_CHECKPOINT:
+            # the widths the file records (``model_config``): e.g. a wider tiny network
+            if weights is None:
+                raise TrackerConfigError(f"{spec.source}: model 'checkpoint' needs a checkpoint file")
+            model = build_siammask_from_checkpoint(weights, trusted=trusted)
+        else:
+            model = build_siammask(spec.model)
+            if weights is not None:
+                load_checkpoint(model, weights, trusted=trusted)
         options = spec.options.replace(
             spec.source, cascade=cascade, stage2_box=stage2_box, box_strategy=box_strategy
         )

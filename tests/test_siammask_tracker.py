@@ -419,6 +419,23 @@ def test_from_preset_loads_the_checkpoint_and_preset(tiny_net: nn.Module, tmp_pa
     assert SiamMaskTracker.from_preset("tiny", checkpoint=path).cascade == "two_stage"  # the preset's
 
 
+def test_model_checkpoint_builds_the_widths_the_file_records(tmp_path) -> None:
+    from siammask.checkpoint import CheckpointError, save_checkpoint
+
+    wide = build_siammask("tiny", stage_planes=(24, 48, 72), adjust_channels=96)
+    path = tmp_path / "wide.pth"
+    save_checkpoint(wide, path)
+    preset = {"model": "checkpoint", "checkpoint": str(path), "hp": {}}
+    tracker = SiamMaskTracker.from_preset(preset)
+    assert tracker.model.config == wide.config
+    for key, value in wide.state_dict().items():
+        assert torch.equal(tracker.model.state_dict()[key], value), key
+    with pytest.raises(CheckpointError):  # the plain tiny layout cannot take these weights
+        SiamMaskTracker.from_preset({**preset, "model": "tiny"})
+    with pytest.raises(TrackerConfigError, match="needs a checkpoint"):
+        SiamMaskTracker.from_preset({"model": "checkpoint", "hp": {}})
+
+
 def test_anchor_count_must_match_the_network(tiny_net: nn.Module) -> None:
     with pytest.raises(ValueError, match="2 anchors per cell, the network 5"):
         SiamMaskTracker(tiny_net, {"out_size": 127, "anchors": {"ratios": [1.0, 2.0]}})
