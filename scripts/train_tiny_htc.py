@@ -18,22 +18,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
-
-REPO = Path(__file__).resolve().parents[1]
-DETECTOR_DIR = REPO / "configs" / "detector"
 
 
 def detector_yaml(name: str) -> dict:
-    """configs/detector/<name>.yaml with its defaults list (other detector configs) merged in."""
+    """configs/detector/<name>.yaml as vis-run composes it (``detector=<name>``, defaults merged)."""
     from omegaconf import OmegaConf
 
-    own = yaml.safe_load((DETECTOR_DIR / f"{name}.yaml").read_text())
-    merged = OmegaConf.create({})
-    for base in own.pop("defaults", []):
-        if base != "_self_":
-            merged = OmegaConf.merge(merged, detector_yaml(base))
-    return OmegaConf.to_container(OmegaConf.merge(merged, own))
+    from vis_pipeline.cli.run import compose_run_cfg
+
+    return OmegaConf.to_container(compose_run_cfg([f"detector={name}"]).detector, resolve=True)
 
 
 def evaluate(data: Path, checkpoint: str, threads: int, detector_name: str = "tiny_htc") -> dict:
@@ -48,8 +41,7 @@ def evaluate(data: Path, checkpoint: str, threads: int, detector_name: str = "ti
     torch.set_num_threads(threads)
     detector_cfg = detector_yaml(detector_name)
     detector_cfg.pop("train", None)
-    detector_cfg.pop("reproduce", None)
-    heldout = detector_yaml(detector_name)["reproduce"]
+    heldout = detector_cfg.pop("reproduce")
     detector_cfg.update(
         checkpoint=checkpoint,
         score_thr=heldout["eval_score_thr"],

@@ -217,13 +217,19 @@ def last_checkpoint(out: Path) -> Path | None:
     return path if path.is_file() else None
 
 
-def same_classes_checkpoint(settings: TrainSettings, classes: list[str]) -> Path:
-    """A fine-tune's start (``init_remap: null``): a detector of exactly this config's classes, in order."""
+def read_init_checkpoint(settings: TrainSettings) -> tuple[Path, dict[str, Any]]:
+    """``train.init_checkpoint``: its resolved path and contents (one error naming it when missing)."""
     assert settings.init_checkpoint is not None
     path = resolve_checkpoint_path(settings.init_checkpoint)
     if not path.is_file():
         raise missing_checkpoint_error(path, settings.init_metafile_model)
-    named = checkpoint_classes(load_checkpoint_file(path, trusted=False))
+    return path, load_checkpoint_file(path, trusted=False)
+
+
+def same_classes_checkpoint(settings: TrainSettings, classes: list[str]) -> Path:
+    """A fine-tune's start (``init_remap: null``): a detector of exactly this config's classes, in order."""
+    path, ckpt = read_init_checkpoint(settings)
+    named = checkpoint_classes(ckpt)
     if named is None or list(named) != list(classes):
         raise DetectorConfigError(
             f"train.init_checkpoint {path}: classes {named} are not the config's {list(classes)} "
@@ -237,11 +243,8 @@ def build_init_checkpoint(cfg: Any, classes: list[str], settings: TrainSettings,
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
 
-    assert settings.init_checkpoint is not None and settings.init_remap is not None
-    path = resolve_checkpoint_path(settings.init_checkpoint)
-    if not path.is_file():
-        raise missing_checkpoint_error(path, settings.init_metafile_model)
-    ckpt = load_checkpoint_file(path, trusted=False)
+    assert settings.init_remap is not None
+    path, ckpt = read_init_checkpoint(settings)
     coco = list(categories.COCO_CLASSES)
     named = checkpoint_classes(ckpt)
     if named is not None and len(named) != len(coco):

@@ -165,7 +165,8 @@ class MultiObjectTracker:
         self, frame_idx: int, image_bgr: np.ndarray, dets: Detections, det_indices: list[int]
     ) -> None:
         """New tracks from detections, SiamMask initialised on their boxes (one batched template pass)."""
-        boxes = [[float(v) for v in dets.boxes_xywh_min()[di]] for di in det_indices]
+        all_boxes = dets.boxes_xywh_min()
+        boxes = [[float(v) for v in all_boxes[di]] for di in det_indices]
         states = self.tracker.init_many(image_bgr, boxes)
         new = []
         for di, state in zip(det_indices, states, strict=True):
