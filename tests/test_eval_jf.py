@@ -191,6 +191,14 @@ def test_siammask_eval_cli_end_to_end(tmp_path: Path) -> None:
     assert overall["J"] == pytest.approx(np.mean([r["J"] for r in report["sequences"]]))
     assert overall["JF"] == pytest.approx((overall["J"] + overall["F"]) / 2)
     assert "| **overall** (" in proc.stdout
+    causes = {"kept", "small_init", "after_absence", "after_occlusion", "drift"}
+    assert {r["loss"] for r in report["sequences"]} <= causes
+    for row in report["sequences"]:  # lost_at is a video frame after the init frame, or null when kept
+        assert (row["lost_at"] is None) == (row["loss"] == "kept")
+    losses = {r["cause"]: r for r in report["losses"]}
+    assert set(losses) == causes and sum(r["objects"] for r in losses.values()) == len(expected)
+    assert sum(r["shortfall"] for r in losses.values()) == pytest.approx(1 - overall["JF"])
+    assert "| loss cause |" in proc.stdout
     assert (out / "jf.md").read_text().startswith("| sequence |")
 
 
@@ -201,4 +209,12 @@ def test_siammask_eval_cli_bad_settings(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "siammask-eval: give data.davis=DIR or data.frames=DIR data.ann=GT.json, not both"
+    ]
+    proc = cli(
+        "vis_pipeline.cli.siammask_eval",
+        [f"out={tmp_path}", "data.davis=/nowhere", "eval.failures.occluded_frac=2"],
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "siammask-eval: configs/siammask_eval.yaml: eval.failures: failures.occluded_frac=2.0 is out of range"
     ]

@@ -7,8 +7,9 @@ Every object (a YouTube-VIS track, or one palette id of a DAVIS sequence) is tra
 tracker is initialised on the first frame where the object's GT mask is non-empty (from its box,
 ``eval.init``) and run over the rest of the video; the frames after the init frame are scored with
 :mod:`vis_pipeline.eval.jf` (frames where the object is absent count too: empty vs empty is 1).
-Writes ``out/jf.json`` (``overall`` J, F, JF, decays; ``sequences``: one row per object) and
-``out/jf.md`` (the markdown table, also printed).
+Writes ``out/jf.json`` (``overall`` J, F, JF, decays; ``sequences``: one row per object with its loss
+cause and the frame it was lost at; ``losses``: objects, J&F and share of 1 - J&F per loss cause, see
+:mod:`vis_pipeline.eval.jf_failures`) and ``out/jf.md`` (both tables, also printed).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from vis_pipeline.build import BuildError, build_tracker, plain
 from vis_pipeline.cli import CONFIG_DIR
 from vis_pipeline.data import DataError, load_ytvis_annotations, read_frame
 from vis_pipeline.data.davis import list_davis_sequences, read_label_map
-from vis_pipeline.eval.jf import SequenceScores, markdown_table, score_sequence, summarize
+from vis_pipeline.eval.jf import SequenceScores, frame_scores, markdown_table, sequence_scores, summarize
+from vis_pipeline.eval.jf_failures import LossRules, classify_loss, loss_summary, loss_table
 from vis_pipeline.masks import decode_rle
 
 #: (gt masks, void masks or None) of one object, one per frame; loaded only when the object is scored.
@@ -52,6 +54,18 @@ class EvalObject:
     frame_paths: tuple[Path, ...]
     load_masks: MaskLoader
     boxes_xywh: Sequence[Sequence[float] | None] | None = None
+
+
+@dataclass(frozen=True)
+class ObjectResult:
+    """One object's scores and why it was lost (``jf_failures``): cause and the video frame of the loss."""
+
+    scores: SequenceScores
+    loss: str
+    lost_at: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.scores.to_dict(), "loss": self.loss, "lost_at": self.lost_at}
 
 
 def mask_box_xywh(mask: np.ndarray) -> list[float]:
@@ -109,8 +123,9 @@ def davis_objects(
 
 def evaluate_object(
     tracker: Any, obj: EvalObject, frames: list[np.ndarray], settings: dict[str, Any]
-) -> SequenceScores | None:
-    """Track one object and score it; None when no frame is left to score after its first appearance."""
+) -> ObjectResult | None:
+    """Track one object, score it and classify its loss; None when no frame is left to score after its
+    first appearance."""
     gts, voids = obj.load_masks()
     if len(gts) != len(frames):
         raise DataError(f"{obj.name}: {len(gts)} GT masks for {len(frames)} frames")
@@ -126,7 +141,9 @@ def evaluate_object(
     if first + 1 >= end:
         return None
     box = obj.boxes_xywh[first] if settings["init"] == "box" and obj.boxes_xywh else None
-    state = tracker.init(frames[first], box if box is not None else mask_box_xywh(gts[first]))
+    if box is None:
+        box = mask_box_xywh(gts[first])
+    state = tracker.init(frames[first], box)
     min_score = settings["min_score"]
     preds, scored_gts = [], []
     for t in range(first + 1, end):
@@ -136,14 +153,17 @@ def evaluate_object(
             pred = pred & ~voids[t]  # void pixels are not scored
         preds.append(pred)
         scored_gts.append(gts[t])
-    return score_sequence(obj.name, preds, scored_gts, float(settings["bound_th"]))
+    j, f = frame_scores(obj.name, preds, scored_gts, float(settings["bound_th"]))
+    areas = [int(gt.sum()) for gt in scored_gts]
+    cause, onset = classify_loss(j, areas, box, settings["failures"])
+    return ObjectResult(sequence_scores(obj.name, j, f), cause, None if onset is None else first + 1 + onset)
 
 
 def evaluate_objects(
     tracker: Any, objects: list[EvalObject], settings: dict[str, Any], progress: bool
-) -> tuple[list[SequenceScores], list[str]]:
+) -> tuple[list[ObjectResult], list[str]]:
     """Scores of every object (frames read once per video) and the names of the unscorable ones."""
-    rows: list[SequenceScores] = []
+    rows: list[ObjectResult] = []
     skipped: list[str] = []
     cached: tuple[str, list[np.ndarray]] | None = None
     for obj in tqdm(objects, desc="objects", disable=not progress, dynamic_ncols=True):
@@ -167,6 +187,10 @@ def _settings(cfg: DictConfig) -> dict[str, Any]:
         raise EvalSettingError(
             f"configs/siammask_eval.yaml: eval.bound_th must be > 0, got {settings['bound_th']}"
         )
+    try:
+        settings["failures"] = LossRules.from_mapping(settings.get("failures") or {}, "eval.failures")
+    except (ValueError, TypeError) as exc:
+        raise EvalSettingError(f"configs/siammask_eval.yaml: {exc}") from None
     return settings
 
 
@@ -194,19 +218,21 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     rows, skipped = evaluate_objects(tracker, objects, settings, bool(cfg.progress))
     if not rows:
         raise EvalSettingError(f"none of the {len(objects)} objects has a frame to score after its first")
-    overall = summarize(rows)
+    overall = summarize([row.scores for row in rows])
+    losses = loss_summary([row.scores.JF for row in rows], [row.loss for row in rows])
     report = {
         "overall": overall,
+        "losses": losses,
         "sequences": [row.to_dict() for row in rows],
         "skipped": skipped,
         "tracker": plain(cfg.tracker),
         "data": plain(cfg.data),
-        "eval": settings,
+        "eval": plain(cfg.eval),
     }
     out = Path(str(cfg.out))
     out.mkdir(parents=True, exist_ok=True)
     (out / "jf.json").write_text(json.dumps(report, indent=2))
-    table = markdown_table(rows, overall)
+    table = markdown_table([row.scores for row in rows], overall) + "\n\n" + loss_table(losses)
     (out / "jf.md").write_text(table + "\n")
     print(table)
     print(f"J&F {overall['JF']:.3f}  J {overall['J']:.3f}  F {overall['F']:.3f}  -> {out / 'jf.json'}")

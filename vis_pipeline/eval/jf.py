@@ -141,13 +141,29 @@ def score_sequence(
     bound_th: float = DAVIS_BOUND_TH,
 ) -> SequenceScores:
     """J, F and their decays of one object over its scored frames (``preds[t]`` vs ``gts[t]``)."""
+    j, f = frame_scores(name, preds, gts, bound_th)
+    return sequence_scores(name, j, f)
+
+
+def frame_scores(
+    name: str,
+    preds: Sequence[np.ndarray],
+    gts: Sequence[np.ndarray],
+    bound_th: float = DAVIS_BOUND_TH,
+) -> tuple[list[float], list[float]]:
+    """Per-frame J and F of one object (``preds[t]`` vs ``gts[t]``)."""
     if len(preds) != len(gts):
         raise ValueError(f"{name}: {len(preds)} predicted masks for {len(gts)} GT masks")
     if not gts:
         raise ValueError(f"{name}: no frame to score")
     j = [region_similarity(p, g) for p, g in zip(preds, gts, strict=True)]
     f = [contour_accuracy(p, g, bound_th) for p, g in zip(preds, gts, strict=True)]
-    return SequenceScores(name, len(gts), float(np.mean(j)), float(np.mean(f)), decay(j), decay(f))
+    return j, f
+
+
+def sequence_scores(name: str, j: Sequence[float], f: Sequence[float]) -> SequenceScores:
+    """A sequence's means and decays of its per-frame J and F."""
+    return SequenceScores(name, len(j), float(np.mean(j)), float(np.mean(f)), decay(j), decay(f))
 
 
 def summarize(rows: Sequence[SequenceScores]) -> dict[str, float | int]:
