@@ -10,6 +10,8 @@
 #       fine-tunes the v2 weights again (24 epochs x 1000 pairs, 8 refine rows per pair).
 #   VARIANT=wide (weights/tiny_siammask_wide.*): the same two sets; configs/train/siammask_tiny_wide.yaml
 #       trains a 1.5x wider tiny network from scratch (20 epochs x 1000 pairs, about 70 min).
+#   VARIANT=wide2 (weights/tiny_siammask_wide2.*): the same two sets; configs/train/siammask_tiny_wide2.yaml
+#       fine-tunes the wide weights (18 epochs x 1000 pairs, lower learning rates; needs VARIANT=wide first).
 # Training is resumable: re-running the script continues from RUN_DIR/last.pth.
 # Release: RUN_DIR/last.pth, or CHECKPOINT=RUN_DIR/epoch_NNN.pth (the one chosen on the tuning seeds),
 # exported as float16 weights/tiny_siammask[_v2].pth + the resolved config .yaml + the curve .png.
@@ -40,6 +42,7 @@ else
     OUT=weights/tiny_siammask_$VARIANT
     if [ "$VARIANT" = v3 ]; then CONFIG=siammask_tiny_v3; fi
     if [ "$VARIANT" = wide ]; then CONFIG=siammask_tiny_wide; fi
+    if [ "$VARIANT" = wide2 ]; then CONFIG=siammask_tiny_wide2; fi
     args+=("data.extra=[{ann: $DATA640/annotations.json, frames: $DATA640/JPEGImages}]")
 fi
 
