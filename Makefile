@@ -33,3 +33,4 @@ demo-weights: setup
 	bash scripts/train_tiny_siammask.sh
 	bash scripts/train_tiny_htc.sh
 	DETECTOR=tiny_htc_ms bash scripts/train_tiny_htc.sh
+	DETECTOR=tiny_htc_ms2 bash scripts/train_tiny_htc.sh
