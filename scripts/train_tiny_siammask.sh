@@ -8,6 +8,8 @@
 #       with distractor-centred pairs (20 epochs x 1000 pairs, a snapshot per epoch).
 #   VARIANT=v3 (weights/tiny_siammask_v3.*): the same two sets; configs/train/siammask_tiny_v3.yaml
 #       fine-tunes the v2 weights again (24 epochs x 1000 pairs, 8 refine rows per pair).
+#   VARIANT=v4 (weights/tiny_siammask_v4.*): the same two sets; configs/train/siammask_tiny_v4.yaml
+#       fine-tunes the v3 weights with 30% occluded search frames (12 epochs x 1000 pairs).
 #   VARIANT=wide (weights/tiny_siammask_wide.*): the same two sets; configs/train/siammask_tiny_wide.yaml
 #       trains a 1.5x wider tiny network from scratch (20 epochs x 1000 pairs, about 70 min).
 #   VARIANT=wide2 (weights/tiny_siammask_wide2.*): the same two sets; configs/train/siammask_tiny_wide2.yaml
@@ -43,6 +45,7 @@ else
     if [ "$VARIANT" = v3 ]; then CONFIG=siammask_tiny_v3; fi
     if [ "$VARIANT" = wide ]; then CONFIG=siammask_tiny_wide; fi
     if [ "$VARIANT" = wide2 ]; then CONFIG=siammask_tiny_wide2; fi
+    if [ "$VARIANT" = v4 ]; then CONFIG=siammask_tiny_v4; fi
     args+=("data.extra=[{ann: $DATA640/annotations.json, frames: $DATA640/JPEGImages}]")
 fi
 

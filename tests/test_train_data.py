@@ -188,3 +188,42 @@ def test_pair_dataset_distractors_prefer_the_same_category(tmp_path: Path) -> No
             # only the lone track (no distractor) may sit at the centre
             rng = np.random.default_rng([0, 0, index])
             assert int(rng.integers(4)) == 3
+
+
+def test_occluded_pairs_pick_the_partly_hidden_search_frame(tmp_path: Path) -> None:
+    # frames 0, 1, 3: a 20x20 square; frame 2: its top 8 rows only (hidden behind something)
+    masks = []
+    for t in range(4):
+        (mask,) = _frame_with_squares(tmp_path / f"{t}.png", [(60 + 2 * t, 50)])
+        if t == 2:
+            mask[58:] = 0
+        masks.append(mask)
+    track = _track([tmp_path / f"{t}.png" for t in range(4)], [0, 1, 2, 3], masks, category=1)
+    cfg = PairConfig(search_shift=0, search_scale=0, occluded_prob=1.0, occluded_ratio=0.6)
+    dataset = PairDataset([track], cfg, 40, seed=0)
+    assert dataset.areas[0].tolist() == [400, 400, 160, 400]
+    hidden_search = 0
+    for index in range(40):
+        rng = np.random.default_rng([0, 0, index])  # the dataset's own draws: track, then exemplar
+        rng.integers(1)
+        exemplar_k = int(rng.integers(4))
+        box = dataset[index]["search_box"].numpy()
+        aspect = (box[2] - box[0]) / (box[3] - box[1])
+        if exemplar_k != 2:  # a fully visible exemplar: the search frame is always the hidden one
+            assert aspect == pytest.approx(20 / 8, rel=0.01)
+        hidden_search += aspect > 2
+    # from the hidden exemplar no frame is more hidden: the search frame falls back to any of the 4
+    assert 30 <= hidden_search < 40
+    # off (the default): areas are not even computed and the search frame is uniform
+    plain = PairDataset([track], PairConfig(search_shift=0, search_scale=0), 40, seed=0)
+    assert plain.areas == []
+    aspects = [(b[2] - b[0]) / (b[3] - b[1]) for b in (plain[i]["search_box"].numpy() for i in range(40))]
+    assert sum(a > 2 for a in aspects) < 20
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"), [("occluded_prob", 1.5), ("distractor_prob", -0.1), ("occluded_ratio", 0.0)]
+)
+def test_pair_config_rejects_out_of_range_settings(setting: str, value: float) -> None:
+    with pytest.raises(ValueError, match=f"pairs.{setting}={value}"):
+        PairConfig(**{setting: value})

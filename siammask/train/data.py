@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from siammask.train.sources import AnnotationError, ObjectTrack, decode_segmentation
+from siammask.train.sources import AnnotationError, ObjectTrack, decode_segmentation, segmentation_area
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,15 @@ class PairConfig:
     search_scale: float = 0.18
     distractor_prob: float = 0.0  # share of pairs whose search crop is centred on another object
     same_category_first: bool = True  # distractor: prefer an object of the exemplar's category
+    occluded_prob: float = 0.0  # share of pairs whose search frame shows the object partly hidden
+    occluded_ratio: float = 0.6  # "partly hidden": visible area < this fraction of the exemplar frame's
+
+    def __post_init__(self) -> None:
+        for name in ("distractor_prob", "occluded_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"pairs.{name}={getattr(self, name)} must be in [0, 1]")
+        if not 0.0 < self.occluded_ratio <= 1.0:
+            raise ValueError(f"pairs.occluded_ratio={self.occluded_ratio} must be in (0, 1]")
 
 
 def context_side(width: float, height: float, context_amount: float) -> float:
@@ -217,7 +226,9 @@ def _search_sample(
 class PairDataset(Dataset):
     """``pairs_per_epoch`` random pairs per epoch; pair i of epoch e is a pure function of (seed, e, i),
     so a resumed run sees the same data. Tracks are drawn uniformly, then the exemplar frame uniformly
-    within the track, then the search frame uniformly among the track's frames within ``frame_gap``."""
+    within the track, then the search frame uniformly among the track's frames within ``frame_gap``
+    (with ``occluded_prob``: among those where the object shows less than ``occluded_ratio`` of the
+    exemplar frame's visible area, when there is one)."""
 
     def __init__(self, tracks: list[ObjectTrack], cfg: PairConfig, pairs_per_epoch: int, seed: int) -> None:
         if not tracks:
@@ -236,6 +247,13 @@ class PairDataset(Dataset):
             others = [j for j in by_scene[track.scene] if j != i] if track.scene else []
             same = [j for j in others if tracks[j].category == track.category]
             self.distractors.append(same if (same and cfg.same_category_first) else others)
+        # visible area per annotated frame, only when occluded search frames are asked for
+        self.areas: list[np.ndarray] = []
+        if cfg.occluded_prob > 0:
+            self.areas = [
+                np.array([segmentation_area(s, t.height, t.width) for s in t.segmentations])
+                for t in tracks
+            ]
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose pairs ``__getitem__`` returns."""
@@ -258,5 +276,13 @@ class PairDataset(Dataset):
             if len(near):
                 return make_distractor_pair(track, exemplar_k, other, int(rng.choice(near)), self.cfg, rng)
         near = np.flatnonzero(np.abs(frames - frames[exemplar_k]) <= self.cfg.frame_gap)
+        if self.cfg.occluded_prob > 0 and rng.random() < self.cfg.occluded_prob:
+            # a hard positive: the object partly hidden (behind the pole, another object, the frame
+            # edge) in the search frame, seen more fully in the exemplar; the failure the tiny
+            # tracker's loss table blames most (it jumps to a neighbour and stays there)
+            areas = self.areas[track_index]
+            hidden = near[areas[near] < self.cfg.occluded_ratio * areas[exemplar_k]]
+            if len(hidden):
+                near = hidden
         search_k = int(rng.choice(near))
         return make_pair(track, exemplar_k, search_k, self.cfg, rng)

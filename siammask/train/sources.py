@@ -56,20 +56,28 @@ def decode_segmentation(segmentation: Any, height: int, width: int) -> np.ndarra
     return mask_utils.decode([rle])[:, :, 0].astype(bool)  # list form: no numpy-2 copy warning
 
 
+def _compressed_rle(segmentation: Any, height: int, width: int) -> dict[str, Any]:
+    """Any COCO/YouTube-VIS segmentation as one compressed RLE (no mask is decoded)."""
+    if isinstance(segmentation, list):
+        return mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
+    if isinstance(segmentation.get("counts"), list):
+        return mask_utils.frPyObjects(segmentation, height, width)
+    counts = segmentation["counts"]
+    return {
+        "size": list(segmentation["size"]),
+        "counts": counts.encode() if isinstance(counts, str) else counts,
+    }
+
+
 def _segmentation_box(segmentation: Any, height: int, width: int) -> tuple[float, float, float, float]:
     """Tight (x, y, w, h) box of a segmentation, computed on the RLE without decoding the mask."""
-    if isinstance(segmentation, list):
-        rle = mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
-    elif isinstance(segmentation.get("counts"), list):
-        rle = mask_utils.frPyObjects(segmentation, height, width)
-    else:
-        counts = segmentation["counts"]
-        rle = {
-            "size": list(segmentation["size"]),
-            "counts": counts.encode() if isinstance(counts, str) else counts,
-        }
-    x, y, w, h = (float(v) for v in mask_utils.toBbox(rle))
+    x, y, w, h = (float(v) for v in mask_utils.toBbox(_compressed_rle(segmentation, height, width)))
     return x, y, w, h
+
+
+def segmentation_area(segmentation: Any, height: int, width: int) -> float:
+    """Visible area in pixels of a segmentation, counted on the RLE without decoding the mask."""
+    return float(mask_utils.area(_compressed_rle(segmentation, height, width)))
 
 
 def _read_json(path: Path) -> dict[str, Any]:
