@@ -251,8 +251,7 @@ class PairDataset(Dataset):
         self.areas: list[np.ndarray] = []
         if cfg.occluded_prob > 0:
             self.areas = [
-                np.array([segmentation_area(s, t.height, t.width) for s in t.segmentations])
-                for t in tracks
+                np.array([segmentation_area(s, t.height, t.width) for s in t.segmentations]) for t in tracks
             ]
 
     def set_epoch(self, epoch: int) -> None:
