@@ -9,7 +9,8 @@
 #   VARIANT=v3 (weights/tiny_siammask_v3.*): the same two sets; configs/train/siammask_tiny_v3.yaml
 #       fine-tunes the v2 weights again (24 epochs x 1000 pairs, 8 refine rows per pair).
 #   VARIANT=v4 (weights/tiny_siammask_v4.*): the same two sets; configs/train/siammask_tiny_v4.yaml
-#       fine-tunes the v3 weights with 30% occluded search frames (12 epochs x 1000 pairs).
+#       fine-tunes the v3 weights with 30% occluded search frames (12 epochs x 1000 pairs; measured
+#       on the tuning seeds: no gain over v3, not released; see README).
 #   VARIANT=wide (weights/tiny_siammask_wide.*): the same two sets; configs/train/siammask_tiny_wide.yaml
 #       trains a 1.5x wider tiny network from scratch (20 epochs x 1000 pairs, about 70 min).
 #   VARIANT=wide2 (weights/tiny_siammask_wide2.*): the same two sets; configs/train/siammask_tiny_wide2.yaml
