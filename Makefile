@@ -35,3 +35,4 @@ demo-weights: setup
 	DETECTOR=tiny_htc_ms bash scripts/train_tiny_htc.sh
 	DETECTOR=tiny_htc_ms2 bash scripts/train_tiny_htc.sh
 	DETECTOR=tiny_htc_ms3 bash scripts/train_tiny_htc.sh
+	DETECTOR=tiny_htc_ms4 bash scripts/train_tiny_htc.sh

@@ -4,6 +4,7 @@
 # weights/tiny_htc_ms_metrics.json; about 45 min; needs weights/tiny_htc.pth).
 # DETECTOR=tiny_htc_ms2: tiny_htc_ms fine-tuned 1500 more iterations (about 70 min; needs weights/tiny_htc_ms.pth).
 # DETECTOR=tiny_htc_ms3: tiny_htc_ms2 fine-tuned 1000 more iterations (about 45 min; needs weights/tiny_htc_ms2.pth).
+# DETECTOR=tiny_htc_ms4: tiny_htc_ms3 fine-tuned 1500 more iterations (about 65 min; needs weights/tiny_htc_ms3.pth).
 # Every step is idempotent / resumable: rerun this script after an interruption.
 # Data: synthetic seed 2000 (400 videos) for training, seed 3000 (20 videos) held out (the `reproduce`
 # block of configs/detector/tiny_htc.yaml); recipe: its `train` block + configs/detector/mmdet/tiny_htc.py.

@@ -96,10 +96,11 @@ def test_tiny_models_one_and_two_stage_share_detections(hard_synth, tmp_path):
     assert (tmp_path / "two/submission.zip").is_file()
 
 
-@pytest.mark.parametrize("detector", ["tiny_htc_ms", "tiny_htc_ms2", "tiny_htc_ms3"])
+@pytest.mark.parametrize("detector", ["tiny_htc_ms", "tiny_htc_ms2", "tiny_htc_ms3", "tiny_htc_ms4"])
 def test_multi_scale_tiny_htc_runs_at_the_default_video_size(tmp_path, detector):
     # the committed multi-scale fine-tunes, tested at 640x360 (their config's test_scale);
-    # measured AP 0.656 (tiny_htc_ms), 0.687 (tiny_htc_ms2) and 0.681 (tiny_htc_ms3) on this set
+    # measured AP 0.656 (tiny_htc_ms), 0.687 (tiny_htc_ms2), 0.681 (tiny_htc_ms3), 0.659 (tiny_htc_ms4)
+    # on this set (3 easy videos: the presets are not ranked by it)
     data = tmp_path / "synth"
     generate_dataset(data, seed=2, videos=3, cfg=SynthConfig.from_mapping({"frames": 10}), progress=False)
     metrics = run(data, tmp_path / "run", tmp_path / "cache", f"detector={detector}")
