@@ -1,6 +1,6 @@
 """``vis-run``: the multi-object VIS pipeline over a folder of videos (hydra CLI).
 
-vis-run data.frames=DIR [data.ann=GT.json] detector=tiny_htc tracker=tiny tracker.cascade=two_stage
+vis-run data.frames=DIR [data.ann=GT.json] detector=tiny_htc_ms4 tracker=tiny tracker.cascade=two_stage
 vis-run -m tracker.cascade=one_stage,two_stage ...      # the ablation sweep (vis-ablate reads it)
 """
 
