@@ -38,35 +38,26 @@ class ObjectTrack:
     category: int = 0
 
 
-def decode_segmentation(segmentation: Any, height: int, width: int) -> np.ndarray:
-    """Decode any COCO/YouTube-VIS segmentation (RLE with str/bytes/list counts, or polygons) to a
-    bool (height, width) mask."""
+def _compressed_rle(segmentation: Any, height: int, width: int) -> dict[str, Any]:
+    """Any COCO/YouTube-VIS segmentation (RLE with str/bytes/list counts, or polygons) as one
+    compressed RLE, without decoding the mask; anything else is a one-line AnnotationError."""
     if isinstance(segmentation, list):
-        rle = mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
-    elif isinstance(segmentation, dict) and isinstance(segmentation.get("counts"), list):
-        rle = mask_utils.frPyObjects(segmentation, height, width)
-    elif isinstance(segmentation, dict) and isinstance(segmentation.get("counts"), (str, bytes)):
+        return mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
+    if isinstance(segmentation, dict) and isinstance(segmentation.get("counts"), list):
+        return mask_utils.frPyObjects(segmentation, height, width)
+    if isinstance(segmentation, dict) and isinstance(segmentation.get("counts"), (str, bytes)):
         counts = segmentation["counts"]
-        rle = {
+        return {
             "size": list(segmentation["size"]),
             "counts": counts.encode() if isinstance(counts, str) else counts,
         }
-    else:
-        raise AnnotationError(f"unsupported segmentation of type {type(segmentation).__name__}")
+    raise AnnotationError(f"unsupported segmentation of type {type(segmentation).__name__}")
+
+
+def decode_segmentation(segmentation: Any, height: int, width: int) -> np.ndarray:
+    """Decode any COCO/YouTube-VIS segmentation to a bool (height, width) mask."""
+    rle = _compressed_rle(segmentation, height, width)
     return mask_utils.decode([rle])[:, :, 0].astype(bool)  # list form: no numpy-2 copy warning
-
-
-def _compressed_rle(segmentation: Any, height: int, width: int) -> dict[str, Any]:
-    """Any COCO/YouTube-VIS segmentation as one compressed RLE (no mask is decoded)."""
-    if isinstance(segmentation, list):
-        return mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
-    if isinstance(segmentation.get("counts"), list):
-        return mask_utils.frPyObjects(segmentation, height, width)
-    counts = segmentation["counts"]
-    return {
-        "size": list(segmentation["size"]),
-        "counts": counts.encode() if isinstance(counts, str) else counts,
-    }
 
 
 def _segmentation_box(segmentation: Any, height: int, width: int) -> tuple[float, float, float, float]:
