@@ -12,7 +12,7 @@ from siammask.train.data import PairConfig
 from siammask.train.losses import LossWeights
 from siammask.train.schedule import LrSchedule
 from siammask.train.targets import AnchorConfig, TargetConfig
-from siammask.train.trainer import dataclass_from_config
+from siammask.train.trainer import TrainConfigError, dataclass_from_config
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs" / "train"
 
@@ -38,3 +38,9 @@ def test_train_config_blocks_fit_dataclasses(name: str) -> None:
 def test_unknown_option_is_rejected() -> None:
     with pytest.raises(ValueError, match="unknown TargetConfig option"):
         dataclass_from_config(TargetConfig, {"pos_iuo": 0.5})
+
+
+def test_out_of_range_setting_is_a_config_error() -> None:
+    # the dataclass's own range check surfaces as the error type the CLI prints in one line
+    with pytest.raises(TrainConfigError, match=r"pairs.occluded_prob=1.5 must be in \[0, 1\]"):
+        dataclass_from_config(PairConfig, {"occluded_prob": 1.5})

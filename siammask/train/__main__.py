@@ -21,12 +21,12 @@ TRAIN_CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "configs" / "train"
 @hydra.main(version_base=None, config_path=TRAIN_CONFIG_DIR, config_name="siammask_tiny")
 def main(cfg: DictConfig) -> None:
     """Resolve the config to plain containers and run :func:`siammask.train.trainer.train`."""
-    from siammask.train.trainer import train
+    from siammask.train.trainer import TrainConfigError, train
 
     plain = OmegaConf.to_container(cfg, resolve=True)
     try:
         last = train(plain)
-    except (AnnotationError, CheckpointError) as error:
+    except (AnnotationError, CheckpointError, TrainConfigError) as error:
         raise SystemExit(f"error: {error}") from None
     print(f"training finished: {last}")
 

@@ -42,14 +42,22 @@ from siammask.train.targets import (
 LOG_FIELDS = ("epoch", "step", "lr", "total", "mask", "score", "reg")
 
 
+class TrainConfigError(ValueError):
+    """A training setting is unknown or out of range (the message names it); the CLI prints one line."""
+
+
 def dataclass_from_config(cls: type, values: Mapping[str, Any] | None) -> Any:
-    """Build a config dataclass from a mapping, turning lists into tuples; unknown keys are an error."""
+    """Build a config dataclass from a mapping, turning lists into tuples; unknown keys and values the
+    dataclass's own checks reject are a :class:`TrainConfigError`."""
     values = dict(values or {})
     names = {field.name for field in dataclasses.fields(cls)}
     unknown = sorted(set(values) - names)
     if unknown:
-        raise ValueError(f"unknown {cls.__name__} option(s): {', '.join(unknown)}")
-    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+        raise TrainConfigError(f"unknown {cls.__name__} option(s): {', '.join(unknown)}")
+    try:
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+    except ValueError as error:
+        raise TrainConfigError(str(error)) from None
 
 
 def gather_refine_inputs(
