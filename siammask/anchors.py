@@ -134,12 +134,15 @@ def choose_candidate(
     penalty_k: float,
     window_influence: float,
     score_size: int,
+    selection_scores: np.ndarray | None = None,
 ) -> Candidate:
     """Pick the best candidate: argmax of ``penalty * score * (1 - wi) + window * wi`` (first index on ties).
 
     scores (K,) float32, boxes (4, K) float32 decoded, target_size_in_crop (2,) float64 = previous (w, h) in
     crop pixels, window (K,) float64. The penalty ``exp(-(r_c * s_c - 1) * k)`` punishes change of the
     padded size (s_c) and of the aspect ratio (r_c) relative to the previous target.
+    ``selection_scores`` (K,) replaces ``scores`` in the choice only (e.g. distractor-suppressed scores);
+    the candidate's ``score`` is always the raw one.
     """
     target_w = np.float64(target_size_in_crop[0])
     target_h = np.float64(target_size_in_crop[1])
@@ -149,7 +152,8 @@ def choose_candidate(
     )
     aspect_change = _change((target_w / target_h) / (boxes[2] / boxes[3]).astype(np.float64))
     penalty = np.exp(-(aspect_change * size_change - 1) * penalty_k)
-    pscore = penalty * scores.astype(np.float64)
+    chosen_by = scores if selection_scores is None else selection_scores
+    pscore = penalty * chosen_by.astype(np.float64)
     pscore = pscore * (1 - window_influence) + window * window_influence
     best = int(np.argmax(pscore))
     anchor, rest = divmod(best, score_size * score_size)

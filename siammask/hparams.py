@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from siammask.boxes import BOX_STRATEGIES
+from siammask.distractors import DistractorRule
 
 PRESET_FILES = {"davis": "siammask_davis.yaml", "vot": "siammask_vot.yaml", "tiny": "tiny.yaml"}
 CASCADE_MODES = ("one_stage", "two_stage")
@@ -60,6 +61,15 @@ class TrackerHParams:
     anchor_scales: tuple[float, ...] = (8.0,)
     min_polygon_area: float = 100.0  # largest contour must exceed this for a minAreaRect polygon
     min_size: float = 10.0  # lower clip of the target width/height after each step (frame pixels)
+    # distractor-aware choice (siammask.distractors; not in the released tracker: weight 0 = off)
+    distractor_weight: float = 0.0  # score' = score - weight * mean distractor score
+    distractor_min_score: float = 0.8  # a second response peak at least this high becomes a distractor ...
+    distractor_min_distance: float = 1.0  # ... if at least this many target sizes from the chosen box
+    distractor_per_frame: int = 1  # new distractors remembered per frame (highest peaks first)
+    distractor_memory: int = 4  # distractors kept per track (oldest dropped first)
+    hold_below_score: float = 0.0  # a step whose raw score is below this keeps centre and size (0 = off)
+    template_update_rate: float = 0.0  # blend of a template of the new box into the kernels (0 = off) ...
+    template_update_min_score: float = 0.9  # ... on steps whose raw score reaches this
 
     @property
     def score_size(self) -> int:
@@ -69,6 +79,16 @@ class TrackerHParams:
     @property
     def num_anchors(self) -> int:
         return len(self.anchor_ratios) * len(self.anchor_scales)
+
+    @property
+    def distractor_rule(self) -> DistractorRule:
+        return DistractorRule(
+            weight=self.distractor_weight,
+            min_score=self.distractor_min_score,
+            min_distance=self.distractor_min_distance,
+            per_frame=self.distractor_per_frame,
+            memory=self.distractor_memory,
+        )
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any], source: str = "<mapping>") -> TrackerHParams:
@@ -132,6 +152,25 @@ class TrackerHParams:
             raise TrackerConfigError(f"{source}: instance_size must exceed exemplar_size")
         if not self.anchor_ratios or not self.anchor_scales or min(self.anchor_ratios) <= 0:
             raise TrackerConfigError(f"{source}: anchor ratios/scales must be non-empty and positive")
+        if self.distractor_weight < 0 or not 0.0 <= self.distractor_min_score <= 1.0:
+            raise TrackerConfigError(
+                f"{source}: distractor_weight must be >= 0 and distractor_min_score in [0, 1], got "
+                f"{self.distractor_weight} and {self.distractor_min_score}"
+            )
+        if not (0.0 <= self.template_update_rate <= 1.0 and 0.0 <= self.template_update_min_score <= 1.0):
+            raise TrackerConfigError(
+                f"{source}: template_update_rate and template_update_min_score must be in [0, 1], got "
+                f"{self.template_update_rate} and {self.template_update_min_score}"
+            )
+        if not 0.0 <= self.hold_below_score <= 1.0:
+            raise TrackerConfigError(
+                f"{source}: hold_below_score must be in [0, 1], got {self.hold_below_score}"
+            )
+        if self.distractor_min_distance < 0 or self.distractor_per_frame < 0 or self.distractor_memory < 1:
+            raise TrackerConfigError(
+                f"{source}: distractor_min_distance and distractor_per_frame must be >= 0 and "
+                f"distractor_memory >= 1"
+            )
 
 
 @dataclass(frozen=True)

@@ -155,6 +155,8 @@ class SearchOutput:
         mask_corr: (N, C, 25, 25) mask-branch correlation before its head (refine input).
         p0, p1, p2: search backbone maps (N, *, 125, 125), (N, *, 63, 63), (N, *, 31, 31).
         mask: (N, mask_size**2, 25, 25) mask-head logits, or None when not requested.
+        cls_search: (N, hidden, 29, 29) the cls branch's ``conv_search`` output, so that other kernels
+            (distractor templates) can be scored on the same crops without a new backbone pass.
     """
 
     cls: Tensor
@@ -164,6 +166,7 @@ class SearchOutput:
     p1: Tensor
     p2: Tensor
     mask: Tensor | None = None
+    cls_search: Tensor | None = None
 
 
 class SiamMask(nn.Module):
@@ -208,15 +211,26 @@ class SiamMask(nn.Module):
             )
         (p0, p1, p2, _), xf = self.features.forward_all(x)
         mask_corr = self.mask_model.mask.forward_corr(kernels.mask, xf)
+        cls_branch = self.rpn_model.cls
+        cls_search = cls_branch.conv_search(xf)
         return SearchOutput(
-            cls=self.rpn_model.cls(kernels.cls, xf),
+            cls=cls_branch.head(cls_branch.correlation(cls_search, kernels.cls)),
             loc=self.rpn_model.loc(kernels.loc, xf),
             mask_corr=mask_corr,
             p0=p0,
             p1=p1,
             p2=p2,
             mask=self.mask_model.mask.head(mask_corr) if with_mask_head else None,
+            cls_search=cls_search,
         )
+
+    def cls_logits_with(self, out: SearchOutput, index: int, cls_kernels: Tensor) -> Tensor:
+        """cls logits (M, 2A, 25, 25) of M other cls kernels (M, C, 5, 5) on search crop ``index``."""
+        if out.cls_search is None:
+            raise ValueError("SiamMask.cls_logits_with: the search output kept no cls features")
+        branch = self.rpn_model.cls
+        search = out.cls_search[index : index + 1].expand(len(cls_kernels), -1, -1, -1)
+        return branch.head(branch.correlation(search, cls_kernels))
 
     def refine_at(self, out: SearchOutput, pos_yx: Sequence[tuple[int, int]]) -> Tensor:
         """Refined mask logits (N, 16129) = 127x127 row-major; sample n refined at response ``pos_yx[n]``."""

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from siammask.boxes import mask_box
 from siammask.model import TemplateKernels
@@ -24,7 +25,8 @@ class TrackerState:
     target_pos: (2,) float64 centre (x, y) in frame pixels; target_sz: (2,) float64 (w, h);
     kernels: this track's cached template kernels (length 1), computed once at init;
     avg_chans: (3,) float64 per-channel BGR mean of the init frame (crop padding colour);
-    image_hw: frame size at init; score: raw foreground probability of the last step (1.0 after init).
+    image_hw: frame size at init; score: raw foreground probability of the last step (1.0 after init);
+    distractors: (M, C, 5, 5) cls kernels of remembered distractors (``siammask.distractors``), or None.
     """
 
     target_pos: np.ndarray
@@ -34,6 +36,7 @@ class TrackerState:
     image_hw: tuple[int, int]
     score: float = 1.0
     frames_tracked: int = 0
+    distractors: torch.Tensor | None = None
 
     @property
     def box_xywh(self) -> np.ndarray:
@@ -58,7 +61,7 @@ class TrackerState:
         self.target_sz = (1 - weight) * np.asarray(self.target_sz, dtype=np.float64) + weight * size
 
     def copy(self) -> TrackerState:
-        """Independent copy (arrays copied; the immutable kernels are shared)."""
+        """Independent copy (arrays copied; kernels and distractors are never changed in place: shared)."""
         return dataclasses.replace(
             self,
             target_pos=self.target_pos.copy(),

@@ -23,6 +23,11 @@ in one_stage). Stage 2:
   Templates are cached (never recomputed); no stage computes the 3969-channel mask head; stage 1 of
   two_stage skips refine.
 
+Inference-only options (hyper-parameters, all off in the released presets; ``siammask.track_memory``):
+``distractor_weight`` (choose against remembered second peaks, ``siammask.distractors``),
+``hold_below_score`` (a weak step keeps the box) and ``template_update_rate`` (blend in the new box's
+template on confident steps). The reported score is always the raw foreground probability.
+
 ``track_many`` runs a frame's tracks with one ``search`` per stage and one ``refine_at`` on stacked crops;
 scoring and pasting run per track with ``track``'s code (differences: batched convolution arithmetic).
 Crops and the paste touch only the pixels they need (``siammask.opencv_exact``, bit-identical to the
@@ -40,6 +45,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from siammask import track_memory
 from siammask.anchors import (
     Candidate,
     anchor_grid,
@@ -61,6 +67,7 @@ from siammask.crops import (
     search_crop,
     template_crop_size,
 )
+from siammask.distractors import suppressed_scores
 from siammask.hparams import (
     TrackerConfigError,
     TrackerHParams,
@@ -97,7 +104,8 @@ class SiamMaskTracker:
     the keyword arguments override single fields; their defaults are TrackerOptions' own.
     timings: set to a dict to accumulate seconds per phase (crop, network, select, paste) for profiling.
     forward_counts: samples through each network call since construction ('template', 'stage1' and
-    'stage2' searches, 'refine'), e.g. to check which cascade ran.
+    'stage2' searches, 'refine', and 'distractor': distractor templates and their scorings), e.g. to check
+    which cascade ran.
     """
 
     def __init__(
@@ -128,7 +136,7 @@ class SiamMaskTracker:
         self.anchors = anchor_grid(hp_.anchor_ratios, hp_.anchor_scales, hp_.total_stride, hp_.score_size)
         self.window = score_window(hp_.score_size, hp_.num_anchors, hp_.windowing)
         self.timings: dict[str, float] | None = None
-        self.forward_counts = {"template": 0, "stage1": 0, "stage2": 0, "refine": 0}
+        self.forward_counts = {"template": 0, "stage1": 0, "stage2": 0, "refine": 0, "distractor": 0}
         self._padded = PaddedFrame()  # this frame inside a reused buffer, for crops that leave it
 
     @property
@@ -275,7 +283,15 @@ class SiamMaskTracker:
         crops1 = [self._search_crop(state.target_pos, state.target_sz) for state in states]
         out1 = self._search(image_bgr, crops1, avg_chans, kernels, "stage1")
         started = time.perf_counter()
-        choices1 = self._choose(out1, crops1, [state.target_sz for state in states])
+        others = None
+        if self.hp.distractor_rule.enabled:  # siammask.track_memory (off in the released presets)
+            others, scored = track_memory.distractor_scores(self.model, out1, states)
+            self.forward_counts["distractor"] += scored
+        choices1 = self._choose(out1, crops1, [state.target_sz for state in states], others)
+        if self.hp.distractor_rule.enabled:
+            self.forward_counts["distractor"] += track_memory.remember_distractors(
+                self.model, self.hp, self.anchors, image_bgr, self._padded, out1, crops1, choices1, states
+            )
         new_boxes = [
             self._updated_box(state, crop, choice)
             for state, crop, choice in zip(states, crops1, choices1, strict=True)
@@ -308,6 +324,13 @@ class SiamMaskTracker:
                 )
             )
         self._tick("paste", started)
+        if self.hp.template_update_rate > 0:  # siammask.track_memory (off in the released presets)
+            started = time.perf_counter()
+            scores = [float(choice.score) for choice in choices1]
+            self.forward_counts["template"] += track_memory.update_templates(
+                self.model, self.hp, image_bgr, self._padded, states, scores
+            )
+            self._tick("select", started)
         return results
 
     def _stage2_box(
@@ -346,15 +369,22 @@ class SiamMaskTracker:
         return out
 
     def _choose(
-        self, out: SearchOutput, crops: Sequence[SearchCrop], sizes: Sequence[np.ndarray]
+        self,
+        out: SearchOutput,
+        crops: Sequence[SearchCrop],
+        sizes: Sequence[np.ndarray],
+        distractor_scores: Sequence[np.ndarray | None] | None = None,
     ) -> list[Candidate]:
-        """Best candidate per sample (scores and deltas moved to the CPU once for the whole batch)."""
+        """Best candidate per sample (scores and deltas moved to the CPU once for the whole batch); a
+        sample's ``distractor_scores`` (M, K) lower its scores for the choice (``siammask.distractors``)."""
         hp = self.hp
         scores = foreground_scores(out.cls)
         deltas = loc_deltas(out.loc)
         choices = []
         for i, (crop, size) in enumerate(zip(crops, sizes, strict=True)):
             boxes = decode_boxes(deltas[i], self.anchors)
+            others = None if distractor_scores is None else distractor_scores[i]
+            selection = None if others is None else suppressed_scores(scores[i], others, hp.distractor_weight)
             choices.append(
                 choose_candidate(
                     scores[i],
@@ -364,6 +394,7 @@ class SiamMaskTracker:
                     hp.penalty_k,
                     hp.window_influence,
                     hp.score_size,
+                    selection_scores=selection,
                 )
             )
         return choices
@@ -371,7 +402,14 @@ class SiamMaskTracker:
     def _updated_box(
         self, state: TrackerState, crop: SearchCrop, choice: Candidate
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Unclipped new (centre, size), float64 (SPEC §2.5 step 5, unrounded scale_x)."""
+        """Unclipped new (centre, size), float64 (SPEC §2.5 step 5, unrounded scale_x).
+
+        With ``hold_below_score`` (off in the released presets) a step that found nothing convincing
+        keeps the previous box: while the target is hidden the best candidate is noise or another object,
+        and following it walks the search window away from where the target will reappear.
+        """
+        if choice.score < self.hp.hold_below_score:
+            return state.target_pos.astype(np.float64), state.target_sz.astype(np.float64)
         pred = choice.box_in_crop.astype(np.float64) / crop.scale_x
         rate = choice.penalty * np.float64(choice.score) * self.hp.lr
         pos = np.array([pred[0] + state.target_pos[0], pred[1] + state.target_pos[1]])

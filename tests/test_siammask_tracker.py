@@ -261,7 +261,7 @@ def test_two_stage_rechooses_the_cell_on_stage_two_features_and_pastes_with_thei
     # stage 2 re-chooses its own cell and refines it on its own features
     assert net.refine_positions == [[cell2[1:]]] and result.mask_pos_yx == cell2[1:]
     assert result.best_index == cell1[0] * 625 + cell1[1] * 25 + cell1[2]
-    assert tracker.forward_counts == {"template": 1, "stage1": 1, "stage2": 1, "refine": 1}
+    assert tracker.forward_counts == {"template": 1, "stage1": 1, "stage2": 1, "refine": 1, "distractor": 0}
     # ... and the mask lands on the object, cut by the frame square of that cell of the stage-2 crop
     square_x, square_y, side = mask_square(crop2.origin, crop2.crop_size, cell2[1:], 255, 127, 8, 8)
     ys, xs = np.mgrid[0:240, 0:320]
@@ -396,7 +396,7 @@ def test_one_and_two_stage_give_valid_and_related_results(tiny_net: nn.Module) -
         results[cascade] = (out, [state.target_pos.copy() for state in states])
         counts = tracker.forward_counts  # samples through each network call: which cascade really ran
         stage2 = counts["stage1"] if cascade == "two_stage" else 0
-        assert counts == {"template": 3, "stage1": 6, "stage2": stage2, "refine": 6}
+        assert counts == {"template": 3, "stage1": 6, "stage2": stage2, "refine": 6, "distractor": 0}
     # stage 1 of the cascade is the released step, so with the same stage-1 history the boxes agree on the
     # first tracked frame; masks come from a different crop and may differ.
     one, two = (SiamMaskTracker(tiny_net, TINY_HP, cascade=c) for c in ("one_stage", "two_stage"))

@@ -1,0 +1,128 @@
+"""What a track may learn while it runs: distractor templates and template updates.
+
+Both are inference-only options of :class:`siammask.tracker.SiamMaskTracker`, off in the released
+presets (``distractor_weight`` and ``template_update_rate`` are 0):
+
+* distractors (``siammask.distractors``): a second response peak far from the chosen box gets its own
+  template, whose cls kernels are kept in ``TrackerState.distractors`` and scored on later crops;
+* template update: on a confident step, ``kernels = (1 - rate) * kernels + rate * kernels(new box)``, so
+  a rotating, deforming or growing target stays recognisable.
+
+The functions return how many samples went through the network, for the tracker's ``forward_counts``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from siammask.anchors import Candidate, decode_boxes, foreground_scores, loc_deltas
+from siammask.crops import SearchCrop, crop_subwindow, crops_to_tensor, pad_fill_value, template_crop_size
+from siammask.distractors import new_distractors
+from siammask.hparams import TrackerHParams
+from siammask.model import SearchOutput, TemplateKernels
+from siammask.opencv_exact import PaddedFrame
+from siammask.track_state import TrackerState
+
+
+def _template_patch(
+    image_bgr: np.ndarray,
+    padded: PaddedFrame,
+    center: np.ndarray,
+    size: np.ndarray,
+    avg_chans: np.ndarray,
+    hp: TrackerHParams,
+) -> np.ndarray | None:
+    """The exemplar crop of a box (as at init), or None for a box too small to crop."""
+    side = template_crop_size(size, hp.context_amount)
+    if side < 1:
+        return None
+    return crop_subwindow(image_bgr, center, hp.exemplar_size, side, pad_fill_value(avg_chans), padded)
+
+
+def distractor_scores(
+    model: nn.Module, out: SearchOutput, states: Sequence[TrackerState]
+) -> tuple[list[np.ndarray | None], int]:
+    """Per sample of ``out``, the foreground scores (M, K) of its state's distractors, or None."""
+    found: list[np.ndarray | None] = []
+    scored = 0
+    for i, state in enumerate(states):
+        if state.distractors is None:
+            found.append(None)
+            continue
+        found.append(foreground_scores(model.cls_logits_with(out, i, state.distractors)))
+        scored += len(state.distractors)
+    return found, scored
+
+
+def remember_distractors(
+    model: nn.Module,
+    hp: TrackerHParams,
+    anchors: np.ndarray,
+    image_bgr: np.ndarray,
+    padded: PaddedFrame,
+    out: SearchOutput,
+    crops: Sequence[SearchCrop],
+    choices: Sequence[Candidate],
+    states: Sequence[TrackerState],
+) -> int:
+    """Add this frame's second response peaks to each state's distractors (newest ``memory`` kept)."""
+    rule = hp.distractor_rule
+    scores = foreground_scores(out.cls)
+    deltas = loc_deltas(out.loc)
+    owners, patches = [], []
+    for i, (crop, choice, state) in enumerate(zip(crops, choices, states, strict=True)):
+        boxes = decode_boxes(deltas[i], anchors)
+        target = state.target_sz * crop.scale_x
+        for box in new_distractors(
+            scores[i], boxes, choice.index, target, rule, hp.num_anchors, hp.score_size
+        ):
+            center, size = crop.center + box[:2] / crop.scale_x, box[2:] / crop.scale_x
+            patch = _template_patch(image_bgr, padded, center, size, state.avg_chans, hp)
+            if patch is not None:
+                patches.append(patch)
+                owners.append(i)
+    if not patches:
+        return 0
+    device = next(iter(model.parameters())).device
+    kernels = model.template_kernels(crops_to_tensor(patches, device)).cls
+    for i in sorted(set(owners)):
+        new = kernels[[k for k, owner in enumerate(owners) if owner == i]]
+        old = states[i].distractors
+        states[i].distractors = (new if old is None else torch.cat([old, new]))[-rule.memory :]
+    return len(patches)
+
+
+def update_templates(
+    model: nn.Module,
+    hp: TrackerHParams,
+    image_bgr: np.ndarray,
+    padded: PaddedFrame,
+    states: Sequence[TrackerState],
+    scores: Sequence[float],
+) -> int:
+    """Blend a template of each confident state's (new) box into its kernels; see the module docstring."""
+    confident = [i for i, score in enumerate(scores) if score >= hp.template_update_min_score]
+    patches, owners = [], []
+    for i in confident:
+        state = states[i]
+        patch = _template_patch(image_bgr, padded, state.target_pos, state.target_sz, state.avg_chans, hp)
+        if patch is not None:
+            patches.append(patch)
+            owners.append(i)
+    if not patches:
+        return 0
+    device = next(iter(model.parameters())).device
+    fresh = model.template_kernels(crops_to_tensor(patches, device))
+    rate = hp.template_update_rate
+    for k, i in enumerate(owners):
+        old = states[i].kernels
+        states[i].kernels = TemplateKernels(
+            (1 - rate) * old.cls + rate * fresh.cls[k : k + 1],
+            (1 - rate) * old.loc + rate * fresh.loc[k : k + 1],
+            (1 - rate) * old.mask + rate * fresh.mask[k : k + 1],
+        )
+    return len(patches)
