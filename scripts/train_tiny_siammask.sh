@@ -11,6 +11,8 @@
 #   VARIANT=v4 (weights/tiny_siammask_v4.*): the same two sets; configs/train/siammask_tiny_v4.yaml
 #       fine-tunes the v3 weights with 30% occluded search frames (12 epochs x 1000 pairs; measured
 #       on the tuning seeds: no gain over v3, not released; see README).
+#   VARIANT=v5 (weights/tiny_siammask_v5.*): the same two sets; configs/train/siammask_tiny_v5.yaml
+#       fine-tunes the v3 weights with 20% search frames without the object (12 epochs x 1000 pairs).
 #   VARIANT=wide (weights/tiny_siammask_wide.*): the same two sets; configs/train/siammask_tiny_wide.yaml
 #       trains a 1.5x wider tiny network from scratch (20 epochs x 1000 pairs, about 70 min).
 #   VARIANT=wide2 (weights/tiny_siammask_wide2.*): the same two sets; configs/train/siammask_tiny_wide2.yaml
@@ -47,6 +49,7 @@ else
     if [ "$VARIANT" = wide ]; then CONFIG=siammask_tiny_wide; fi
     if [ "$VARIANT" = wide2 ]; then CONFIG=siammask_tiny_wide2; fi
     if [ "$VARIANT" = v4 ]; then CONFIG=siammask_tiny_v4; fi
+    if [ "$VARIANT" = v5 ]; then CONFIG=siammask_tiny_v5; fi
     args+=("data.extra=[{ann: $DATA640/annotations.json, frames: $DATA640/JPEGImages}]")
 fi
 

@@ -14,6 +14,7 @@ from siammask.train.data import (
     PairConfig,
     PairDataset,
     crop_matrix,
+    make_absent_pair,
     make_distractor_pair,
     make_pair,
     warp_image,
@@ -221,8 +222,40 @@ def test_occluded_pairs_pick_the_partly_hidden_search_frame(tmp_path: Path) -> N
     assert sum(a > 2 for a in aspects) < 20
 
 
+def test_absent_pairs_search_a_frame_without_the_object_where_it_was_last_seen(tmp_path: Path) -> None:
+    # the square moves right; frames 2 and 3 do not show it (hidden), frame 4 shows it again
+    ann = _write_video(tmp_path, [(20, 30), (30, 30), None, None, (60, 30)])
+    (track,) = load_ytvis_tracks(ann, tmp_path / "JPEGImages", min_box_size=4)
+    assert track.absent_frames == (2, 3) and len(track.video_frames) == 5
+    pair = make_absent_pair(track, 0, 2, PairConfig(search_shift=0, search_scale=0), np.random.default_rng(0))
+    assert float(pair["search_box"].abs().sum()) == 0 and float(pair["search_mask"].sum()) == 0
+    assert float(pair["search"].max()) == 0  # frame 2 is black: the crop is of the frame without it
+    # every anchor is negative for such a pair
+    anchor_cfg = AnchorConfig()
+    targets = assign_targets(
+        pair["search_box"][None].numpy(), generate_anchors(anchor_cfg), anchor_cfg, TargetConfig(),
+        np.random.default_rng(0),
+    )  # fmt: skip
+    assert int((targets.labels == 1).sum()) == 0 and int((targets.labels == 0).sum()) > 0
+    assert not targets.positive_rows.any()
+    # the dataset draws them only when asked, and only frames without the object
+    dataset = PairDataset([track], PairConfig(search_shift=0, search_scale=0, absent_prob=1.0), 30, seed=0)
+    empty = [float(dataset[i]["search_box"].abs().sum()) == 0 for i in range(30)]
+    assert all(empty)
+    plain = PairDataset([track], PairConfig(search_shift=0, search_scale=0), 30, seed=0)
+    assert not any(float(plain[i]["search_box"].abs().sum()) == 0 for i in range(30))
+
+
+def test_absent_pairs_fall_back_to_normal_pairs_when_the_object_never_leaves(tmp_path: Path) -> None:
+    ann = _write_video(tmp_path, [(20, 30), (30, 30), (40, 30)])
+    (track,) = load_ytvis_tracks(ann, tmp_path / "JPEGImages", min_box_size=4)
+    dataset = PairDataset([track], PairConfig(absent_prob=1.0), 10, seed=0)
+    assert all(float(dataset[i]["search_mask"].sum()) > 0 for i in range(10))
+
+
 @pytest.mark.parametrize(
-    ("setting", "value"), [("occluded_prob", 1.5), ("distractor_prob", -0.1), ("occluded_ratio", 0.0)]
+    ("setting", "value"),
+    [("occluded_prob", 1.5), ("distractor_prob", -0.1), ("occluded_ratio", 0.0), ("absent_prob", 2.0)],
 )
 def test_pair_config_rejects_out_of_range_settings(setting: str, value: float) -> None:
     with pytest.raises(ValueError, match=f"pairs.{setting}={value}"):

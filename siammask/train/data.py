@@ -18,6 +18,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -43,9 +44,10 @@ class PairConfig:
     same_category_first: bool = True  # distractor: prefer an object of the exemplar's category
     occluded_prob: float = 0.0  # share of pairs whose search frame shows the object partly hidden
     occluded_ratio: float = 0.6  # "partly hidden": visible area < this fraction of the exemplar frame's
+    absent_prob: float = 0.0  # share of pairs searching a frame where the object is not there at all
 
     def __post_init__(self) -> None:
-        for name in ("distractor_prob", "occluded_prob"):
+        for name in ("distractor_prob", "occluded_prob", "absent_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"pairs.{name}={getattr(self, name)} must be in [0, 1]")
         if not 0.0 < self.occluded_ratio <= 1.0:
@@ -171,6 +173,22 @@ def make_distractor_pair(
     return _search_sample(template, distractor, distractor_k, track, target_k, cfg, rng)
 
 
+def make_absent_pair(
+    track: ObjectTrack, exemplar_k: int, frame: int, cfg: PairConfig, rng: np.random.Generator
+) -> dict[str, torch.Tensor]:
+    """A pair whose search frame ``frame`` (a video position) does not show the object (hidden behind
+    something or out of view): the crop is centred on its box in the nearest frame where it is annotated
+    (where a tracker would look), and every anchor is negative, with no mask rows.
+
+    Without such pairs the network only ever sees its object in a search crop, so once the object hides it
+    scores whatever stands there (another object, 0.85-0.96 for the tiny tracker) as the target.
+    """
+    template = _template_crop(track, exemplar_k, cfg, rng)
+    nearest = int(np.argmin(np.abs(np.asarray(track.frame_indices) - frame)))
+    box = track.boxes_xywh[nearest]
+    return _crop_search(template, track.video_frames[frame], (track.height, track.width), box, None, cfg, rng)
+
+
 def _template_crop(track: ObjectTrack, k: int, cfg: PairConfig, rng: np.random.Generator) -> np.ndarray:
     image = read_bgr(track.image_paths[k])
     matrix = _augmented_crop_matrix(
@@ -191,30 +209,43 @@ def _search_sample(
 ) -> dict[str, torch.Tensor]:
     """Search crop around ``centre_track``'s box at ``centre_k``; targets of ``target_track`` at
     ``target_k`` (same frame) or none when ``target_k`` is None."""
-    search_image = read_bgr(centre_track.image_paths[centre_k])
-    if search_image.shape[:2] != (centre_track.height, centre_track.width):
+    target = None
+    if target_k is not None:
+        target = (target_track.segmentations[target_k], target_track.boxes_xywh[target_k])
+    size = (centre_track.height, centre_track.width)
+    path, box = centre_track.image_paths[centre_k], centre_track.boxes_xywh[centre_k]
+    return _crop_search(template, path, size, box, target, cfg, rng)
+
+
+def _crop_search(
+    template: np.ndarray,
+    image_path: Path,
+    image_hw: tuple[int, int],
+    centre_box: Sequence[float],
+    target: tuple[Any, Sequence[float]] | None,
+    cfg: PairConfig,
+    rng: np.random.Generator,
+) -> dict[str, torch.Tensor]:
+    """Search crop of ``image_path`` around ``centre_box``; ``target`` = (segmentation, box) in that
+    frame, or None for a pair without the object (all anchors negative)."""
+    search_image = read_bgr(image_path)
+    if search_image.shape[:2] != image_hw:
         raise AnnotationError(
-            f"{centre_track.image_paths[centre_k]}: image is {search_image.shape[1]}x"
-            f"{search_image.shape[0]}, annotation says {centre_track.width}x{centre_track.height}"
+            f"{image_path}: image is {search_image.shape[1]}x{search_image.shape[0]}, annotation says "
+            f"{image_hw[1]}x{image_hw[0]}"
         )
     x_matrix = _augmented_crop_matrix(
-        centre_track.boxes_xywh[centre_k],
-        cfg.search_size,
-        cfg.context_amount,
-        cfg.search_shift,
-        cfg.search_scale,
-        rng,
+        centre_box, cfg.search_size, cfg.context_amount, cfg.search_shift, cfg.search_scale, rng
     )
     search = warp_image(search_image, x_matrix, cfg.search_size)
-    if target_k is None:
+    if target is None:
         mask = np.zeros((cfg.search_size, cfg.search_size), dtype=np.float32)
         box = np.zeros(4, dtype=np.float32)
     else:
-        full = decode_segmentation(
-            target_track.segmentations[target_k], target_track.height, target_track.width
-        )
+        segmentation, target_box = target
+        full = decode_segmentation(segmentation, image_hw[0], image_hw[1])
         mask = warp_mask(full, x_matrix, cfg.search_size)
-        box = transform_box(target_track.boxes_xywh[target_k], x_matrix)
+        box = transform_box(target_box, x_matrix)
     return {
         "template": torch.from_numpy(np.ascontiguousarray(template.transpose(2, 0, 1))),
         "search": torch.from_numpy(np.ascontiguousarray(search.transpose(2, 0, 1))),
@@ -274,6 +305,11 @@ class PairDataset(Dataset):
             near = np.flatnonzero(np.abs(other_frames - frames[exemplar_k]) <= self.cfg.frame_gap)
             if len(near):
                 return make_distractor_pair(track, exemplar_k, other, int(rng.choice(near)), self.cfg, rng)
+        if self.cfg.absent_prob > 0 and rng.random() < self.cfg.absent_prob and track.video_frames:
+            absent = np.asarray(track.absent_frames, dtype=np.int64)
+            absent = absent[np.abs(absent - frames[exemplar_k]) <= self.cfg.frame_gap]
+            if len(absent):
+                return make_absent_pair(track, exemplar_k, int(rng.choice(absent)), self.cfg, rng)
         near = np.flatnonzero(np.abs(frames - frames[exemplar_k]) <= self.cfg.frame_gap)
         if self.cfg.occluded_prob > 0 and rng.random() < self.cfg.occluded_prob:
             # a hard positive: the object partly hidden (behind the pole, another object, the frame

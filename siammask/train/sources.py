@@ -26,6 +26,8 @@ class ObjectTrack:
 
     image_paths[k], frame_indices[k], boxes_xywh[k] (x, y, w, h in pixels) and segmentations[k]
     describe the k-th annotated frame; frame_indices are positions in the video (for the frame gap).
+    video_frames: every frame of the video and absent_frames: the positions where the object has no
+    segmentation (hidden or out of view), for pairs that search a frame without it (empty for COCO).
     """
 
     image_paths: list[Path]
@@ -36,6 +38,8 @@ class ObjectTrack:
     width: int
     scene: str = ""  # video (or COCO image) the object lives in: its other objects are its distractors
     category: int = 0
+    video_frames: tuple[Path, ...] = ()
+    absent_frames: tuple[int, ...] = ()
 
 
 def _compressed_rle(segmentation: Any, height: int, width: int) -> dict[str, Any]:
@@ -121,7 +125,16 @@ def load_ytvis_tracks(ann_path: str | Path, frames_dir: str | Path, min_box_size
         height, width = int(video["height"]), int(video["width"])
         boxes = ann.get("bboxes") or [None] * len(ann["segmentations"])
         track = ObjectTrack(
-            [], [], [], [], height, width, f"{ann_path}:{video['id']}", int(ann.get("category_id", 0))
+            [],
+            [],
+            [],
+            [],
+            height,
+            width,
+            f"{ann_path}:{video['id']}",
+            int(ann.get("category_id", 0)),
+            tuple(frames_dir / name for name in video["file_names"]),
+            tuple(t for t, segmentation in enumerate(ann["segmentations"]) if segmentation is None),
         )
         for t, segmentation in enumerate(ann["segmentations"]):
             if segmentation is None:
