@@ -18,7 +18,7 @@ from siammask.train.checkpointing import export_weights, load_training_checkpoin
 from siammask.train.losses import LossWeights
 from siammask.train.schedule import make_optimizer
 from siammask.train.targets import AnchorConfig, TargetConfig, generate_anchors
-from siammask.train.trainer import compute_losses, gather_refine_inputs, train
+from siammask.train.trainer import TrainConfigError, compute_losses, gather_refine_inputs, train
 
 torch.set_num_threads(1)
 
@@ -150,3 +150,23 @@ def test_checkpoint_round_trip_and_resume(tmp_path: Path, capsys: pytest.Capture
     torch.testing.assert_close(
         released.state_dict()[weight], reference.state_dict()[weight], rtol=1e-3, atol=1e-4
     )
+
+
+def test_data_loader_workers_train_on_the_same_pairs(tmp_path: Path) -> None:
+    data_root = _tiny_video_dataset(tmp_path / "data")
+    losses = []
+    for workers in (0, 2):
+        cfg = _config(data_root, tmp_path / f"run{workers}", epochs=1)
+        cfg["train"]["num_workers"] = workers
+        cfg["train"]["pairs_per_epoch"] = 4  # two steps: each worker crops one batch
+        train(cfg)
+        with (tmp_path / f"run{workers}" / "losses.csv").open(newline="") as handle:
+            losses.append([row["total"] for row in csv.DictReader(handle)])
+    assert losses[0] == losses[1] and len(losses[0]) == 2
+
+
+def test_a_bad_worker_count_is_one_line(tmp_path: Path) -> None:
+    cfg = _config(_tiny_video_dataset(tmp_path / "data"), tmp_path / "run", epochs=1)
+    cfg["train"]["num_workers"] = -1
+    with pytest.raises(TrainConfigError, match=r"train.num_workers=-1 must be an integer >= 0"):
+        train(cfg)

@@ -201,12 +201,18 @@ def train(cfg: Mapping[str, Any]) -> Path:
 
     epochs = int(round(schedule.epochs))
     batch_size = int(train_cfg["batch_size"])
+    num_workers = train_cfg.get("num_workers", 0) or 0
+    if not isinstance(num_workers, int) or num_workers < 0:
+        raise TrainConfigError(f"train.num_workers={num_workers!r} must be an integer >= 0")
     grad_clip = float(optim_cfg.get("grad_clip", 0) or 0)
     max_mask_rows = int(train_cfg.get("max_mask_rows_per_pair", 0))
     last_path = run_dir / "last.pth"
     for epoch in range(start_epoch, epochs):
         dataset.set_epoch(epoch)
-        loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, drop_last=True, num_workers=0)
+        # pair i of epoch e depends only on (seed, e, i): worker processes crop the same pairs, in order
+        loader = DataLoader(
+            dataset, batch_size=batch_size, shuffle=False, drop_last=True, num_workers=num_workers
+        )
         rng = np.random.default_rng([int(train_cfg["seed"]), epoch, 1])
         model.train()
         steps = len(loader)
