@@ -67,7 +67,8 @@ class TrackerHParams:
     distractor_min_distance: float = 1.0  # ... if at least this many target sizes from the chosen box
     distractor_per_frame: int = 1  # new distractors remembered per frame (highest peaks first)
     distractor_memory: int = 4  # distractors kept per track (oldest dropped first)
-    hold_below_score: float = 0.0  # a step whose raw score is below this keeps centre and size (0 = off)
+    hold_below_score: float = 0.0  # a step whose raw score is below this keeps its size (0 = off) and ...
+    coast_velocity: float = 0.0  # ... moves its centre by this times the track's recent velocity (0 = stays)
     template_update_rate: float = 0.0  # blend of a template of the new box into the kernels (0 = off) ...
     template_update_min_score: float = 0.9  # ... on steps whose raw score reaches this
 
@@ -162,6 +163,8 @@ class TrackerHParams:
                 f"{source}: template_update_rate and template_update_min_score must be in [0, 1], got "
                 f"{self.template_update_rate} and {self.template_update_min_score}"
             )
+        if not 0.0 <= self.coast_velocity <= 2.0:
+            raise TrackerConfigError(f"{source}: coast_velocity must be in [0, 2], got {self.coast_velocity}")
         if not 0.0 <= self.hold_below_score <= 1.0:
             raise TrackerConfigError(
                 f"{source}: hold_below_score must be in [0, 1], got {self.hold_below_score}"

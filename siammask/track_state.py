@@ -26,7 +26,8 @@ class TrackerState:
     kernels: this track's cached template kernels (length 1), computed once at init;
     avg_chans: (3,) float64 per-channel BGR mean of the init frame (crop padding colour);
     image_hw: frame size at init; score: raw foreground probability of the last step (1.0 after init);
-    distractors: (M, C, 5, 5) cls kernels of remembered distractors (``siammask.distractors``), or None.
+    distractors: (M, C, 5, 5) cls kernels of remembered distractors (``siammask.distractors``), or None;
+    velocity: (2,) float64 smoothed centre displacement per confident step (px/frame), for coasting.
     """
 
     target_pos: np.ndarray
@@ -37,6 +38,7 @@ class TrackerState:
     score: float = 1.0
     frames_tracked: int = 0
     distractors: torch.Tensor | None = None
+    velocity: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(2))
 
     @property
     def box_xywh(self) -> np.ndarray:
@@ -67,6 +69,7 @@ class TrackerState:
             target_pos=self.target_pos.copy(),
             target_sz=self.target_sz.copy(),
             avg_chans=self.avg_chans.copy(),
+            velocity=self.velocity.copy(),
         )
 
 

@@ -92,6 +92,9 @@ def _check_image(image: np.ndarray) -> None:
         raise TrackerInputError(f"tracker: expected an HxWx3 uint8 BGR frame, got {desc}")
 
 
+#: Weight of the newest confident step in a track's velocity (used only to coast through weak steps).
+VELOCITY_SMOOTHING = 0.5
+
 #: Preset ``model`` value that builds the network the checkpoint's ``model_config`` describes.
 MODEL_FROM_CHECKPOINT = "checkpoint"
 
@@ -405,11 +408,13 @@ class SiamMaskTracker:
         """Unclipped new (centre, size), float64 (SPEC §2.5 step 5, unrounded scale_x).
 
         With ``hold_below_score`` (off in the released presets) a step that found nothing convincing
-        keeps the previous box: while the target is hidden the best candidate is noise or another object,
-        and following it walks the search window away from where the target will reappear.
+        keeps its size and moves by ``coast_velocity`` times the track's smoothed velocity (0: stays):
+        while the target is hidden the best candidate is noise or another object, and following it walks
+        the search window away from where the target will reappear. Other steps update the velocity.
         """
         if choice.score < self.hp.hold_below_score:
-            return state.target_pos.astype(np.float64), state.target_sz.astype(np.float64)
+            pos = state.target_pos.astype(np.float64) + self.hp.coast_velocity * state.velocity
+            return pos, state.target_sz.astype(np.float64)
         pred = choice.box_in_crop.astype(np.float64) / crop.scale_x
         rate = choice.penalty * np.float64(choice.score) * self.hp.lr
         pos = np.array([pred[0] + state.target_pos[0], pred[1] + state.target_pos[1]])
@@ -460,6 +465,10 @@ class SiamMaskTracker:
         x0, y0, region = paste_mask_region(mask_prob_crop, square, image_hw)
         fallback = (pos[0] - size[0] / 2, pos[1] - size[1] / 2, size[0], size[1])
         rule = PolygonRule(self.options.box_strategy, hp.min_polygon_area, fallback)
+        if hp.hold_below_score > 0 and choice.score >= hp.hold_below_score:  # a confident step: its motion
+            state.velocity = (1 - VELOCITY_SMOOTHING) * state.velocity + VELOCITY_SMOOTHING * (
+                pos - state.target_pos
+            )
         state.target_pos, state.target_sz = clip_box(pos, size, image_hw, self.hp.min_size)
         state.score = float(choice.score)
         state.frames_tracked += 1

@@ -183,6 +183,24 @@ def test_hold_below_score_keeps_the_box_on_a_weak_step(hold: float) -> None:
         assert state.target_pos[0] > before[0] + 20
 
 
+@pytest.mark.parametrize("coast", [0.0, 1.0])
+def test_a_weak_step_coasts_on_the_smoothed_velocity_of_the_confident_ones(coast: float) -> None:
+    # frame 1: confident, two cells right of the centre; frame 2: only a weak cell far left
+    net = FrameScriptNet([{(12, 14): 6.0}, {(12, 2): 0.0}], distractor_map={})
+    tracker = _tracker(net, hold_below_score=0.6, coast_velocity=coast, window_influence=0.0)
+    state = tracker.init(FRAME, BOX)
+    start = state.target_pos.copy()
+    tracker.track(FRAME, state)
+    moved = state.target_pos - start
+    assert moved[0] > 10 and abs(moved[1]) < 1e-9
+    np.testing.assert_allclose(state.velocity, 0.5 * moved)  # smoothing 0.5 from rest
+    after_first = state.target_pos.copy()
+    result = tracker.track(FRAME, state)
+    assert result.score == pytest.approx(0.5)
+    np.testing.assert_allclose(state.target_pos, after_first + coast * 0.5 * moved)
+    np.testing.assert_allclose(state.velocity, 0.5 * moved)  # a weak step leaves the velocity alone
+
+
 def test_template_update_blends_kernels_only_on_confident_steps() -> None:
     frame = FRAME.copy()
     frame[100:140, 140:180] = 250  # a bright target under the box
@@ -209,6 +227,7 @@ def test_template_update_blends_kernels_only_on_confident_steps() -> None:
         {"hold_below_score": 2.0},
         {"template_update_rate": 1.5},
         {"template_update_min_score": -1.0},
+        {"coast_velocity": 3.0},
     ],
 )
 def test_out_of_range_options_are_rejected_with_their_name(bad: dict) -> None:
