@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from siammask.anchors import Candidate, decode_boxes, foreground_scores, loc_deltas
+from siammask.anchors import Candidate, foreground_scores
 from siammask.crops import SearchCrop, crop_subwindow, crops_to_tensor, pad_fill_value, template_crop_size
 from siammask.distractors import new_distractors
 from siammask.hparams import TrackerHParams
@@ -58,46 +58,64 @@ def distractor_scores(
     return found, scored
 
 
-def remember_distractors(
+def _box_templates(
     model: nn.Module,
+    device: torch.device,
     hp: TrackerHParams,
-    anchors: np.ndarray,
     image_bgr: np.ndarray,
     padded: PaddedFrame,
-    out: SearchOutput,
+    boxes: Sequence[tuple[int, np.ndarray, np.ndarray, np.ndarray]],
+) -> tuple[list[int], TemplateKernels | None]:
+    """Template kernels of (owner, centre, size, avg_chans) boxes in one forward; boxes too small to crop
+    are skipped, so the owners of the kernels' rows come back too (None: no box could be cropped)."""
+    owners, patches = [], []
+    for owner, center, size, avg_chans in boxes:
+        patch = _template_patch(image_bgr, padded, center, size, avg_chans, hp)
+        if patch is not None:
+            patches.append(patch)
+            owners.append(owner)
+    if not patches:
+        return owners, None
+    return owners, model.template_kernels(crops_to_tensor(patches, device))
+
+
+def remember_distractors(
+    model: nn.Module,
+    device: torch.device,
+    hp: TrackerHParams,
+    image_bgr: np.ndarray,
+    padded: PaddedFrame,
+    scores: np.ndarray,
+    boxes_per_sample: Sequence[np.ndarray],
     crops: Sequence[SearchCrop],
     choices: Sequence[Candidate],
     states: Sequence[TrackerState],
 ) -> int:
-    """Add this frame's second response peaks to each state's distractors (newest ``memory`` kept)."""
+    """Add this frame's second response peaks (``scores`` (N, K), decoded ``boxes_per_sample`` (4, K)) to
+    each state's distractors (newest ``memory`` kept)."""
     rule = hp.distractor_rule
-    scores = foreground_scores(out.cls)
-    deltas = loc_deltas(out.loc)
-    owners, patches = [], []
+    found = []
     for i, (crop, choice, state) in enumerate(zip(crops, choices, states, strict=True)):
-        boxes = decode_boxes(deltas[i], anchors)
         target = state.target_sz * crop.scale_x
-        for box in new_distractors(
-            scores[i], boxes, choice.index, target, rule, hp.num_anchors, hp.score_size
-        ):
+        peaks = new_distractors(
+            scores[i], boxes_per_sample[i], choice.index, target, rule, hp.num_anchors, hp.score_size
+        )
+        for box in peaks:
             center, size = crop.center + box[:2] / crop.scale_x, box[2:] / crop.scale_x
-            patch = _template_patch(image_bgr, padded, center, size, state.avg_chans, hp)
-            if patch is not None:
-                patches.append(patch)
-                owners.append(i)
-    if not patches:
+            found.append((i, center, size, state.avg_chans))
+    owners, kernels = _box_templates(model, device, hp, image_bgr, padded, found)
+    if kernels is None:
         return 0
-    device = next(iter(model.parameters())).device
-    kernels = model.template_kernels(crops_to_tensor(patches, device)).cls
     for i in sorted(set(owners)):
-        new = kernels[[k for k, owner in enumerate(owners) if owner == i]]
+        new = kernels.cls[[k for k, owner in enumerate(owners) if owner == i]]
         old = states[i].distractors
         states[i].distractors = (new if old is None else torch.cat([old, new]))[-rule.memory :]
-    return len(patches)
+    return len(owners)
 
 
 def update_templates(
     model: nn.Module,
+    device: torch.device,
     hp: TrackerHParams,
     image_bgr: np.ndarray,
     padded: PaddedFrame,
@@ -105,18 +123,14 @@ def update_templates(
     scores: Sequence[float],
 ) -> int:
     """Blend a template of each confident state's (new) box into its kernels; see the module docstring."""
-    confident = [i for i, score in enumerate(scores) if score >= hp.template_update_min_score]
-    patches, owners = [], []
-    for i in confident:
-        state = states[i]
-        patch = _template_patch(image_bgr, padded, state.target_pos, state.target_sz, state.avg_chans, hp)
-        if patch is not None:
-            patches.append(patch)
-            owners.append(i)
-    if not patches:
+    confident = [
+        (i, state.target_pos, state.target_sz, state.avg_chans)
+        for i, (state, score) in enumerate(zip(states, scores, strict=True))
+        if score >= hp.template_update_min_score
+    ]
+    owners, fresh = _box_templates(model, device, hp, image_bgr, padded, confident)
+    if fresh is None:
         return 0
-    device = next(iter(model.parameters())).device
-    fresh = model.template_kernels(crops_to_tensor(patches, device))
     rate = hp.template_update_rate
     for k, i in enumerate(owners):
         old = states[i].kernels
@@ -125,4 +139,4 @@ def update_templates(
             (1 - rate) * old.loc + rate * fresh.loc[k : k + 1],
             (1 - rate) * old.mask + rate * fresh.mask[k : k + 1],
         )
-    return len(patches)
+    return len(owners)

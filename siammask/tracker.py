@@ -25,7 +25,8 @@ in one_stage). Stage 2:
 
 Inference-only options (hyper-parameters, all off in the released presets; ``siammask.track_memory``):
 ``distractor_weight`` (choose against remembered second peaks, ``siammask.distractors``),
-``hold_below_score`` (a weak step keeps the box) and ``template_update_rate`` (blend in the new box's
+``hold_below_score`` (a weak step keeps its size and stays, or coasts on the track's velocity with
+``coast_velocity``) and ``template_update_rate`` (blend in the new box's
 template on confident steps). The reported score is always the raw foreground probability.
 
 ``track_many`` runs a frame's tracks with one ``search`` per stage and one ``refine_at`` on stacked crops;
@@ -286,15 +287,17 @@ class SiamMaskTracker:
         crops1 = [self._search_crop(state.target_pos, state.target_sz) for state in states]
         out1 = self._search(image_bgr, crops1, avg_chans, kernels, "stage1")
         started = time.perf_counter()
+        scores1, boxes1 = self._decode(out1)
         others = None
         if self.hp.distractor_rule.enabled:  # siammask.track_memory (off in the released presets)
             others, scored = track_memory.distractor_scores(self.model, out1, states)
             self.forward_counts["distractor"] += scored
-        choices1 = self._choose(out1, crops1, [state.target_sz for state in states], others)
+        choices1 = self._choose(scores1, boxes1, crops1, [state.target_sz for state in states], others)
         if self.hp.distractor_rule.enabled:
             self.forward_counts["distractor"] += track_memory.remember_distractors(
-                self.model, self.hp, self.anchors, image_bgr, self._padded, out1, crops1, choices1, states
-            )
+                self.model, self.device, self.hp, image_bgr, self._padded, scores1, boxes1, crops1, choices1,
+                states,
+            )  # fmt: skip
         new_boxes = [
             self._updated_box(state, crop, choice)
             for state, crop, choice in zip(states, crops1, choices1, strict=True)
@@ -310,7 +313,7 @@ class SiamMaskTracker:
             crops2 = [self._search_crop(pos, size) for pos, size in boxes2]
             out2 = self._search(image_bgr, crops2, avg_chans, kernels, "stage2")
             started = time.perf_counter()
-            mask_choices = self._choose(out2, crops2, [size for _, size in boxes2])
+            mask_choices = self._choose(*self._decode(out2), crops2, [size for _, size in boxes2])
             self._tick("select", started)
             mask_probs = self._refine(out2, mask_choices)
             mask_crops = crops2
@@ -331,7 +334,7 @@ class SiamMaskTracker:
             started = time.perf_counter()
             scores = [float(choice.score) for choice in choices1]
             self.forward_counts["template"] += track_memory.update_templates(
-                self.model, self.hp, image_bgr, self._padded, states, scores
+                self.model, self.device, self.hp, image_bgr, self._padded, states, scores
             )
             self._tick("select", started)
         return results
@@ -371,21 +374,25 @@ class SiamMaskTracker:
         self._tick("network", started)
         return out
 
+    def _decode(self, out: SearchOutput) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Foreground scores (N, K) and decoded boxes (4, K) per sample, moved to the CPU once per batch."""
+        deltas = loc_deltas(out.loc)
+        return foreground_scores(out.cls), [decode_boxes(sample, self.anchors) for sample in deltas]
+
     def _choose(
         self,
-        out: SearchOutput,
+        scores: np.ndarray,
+        boxes_per_sample: Sequence[np.ndarray],
         crops: Sequence[SearchCrop],
         sizes: Sequence[np.ndarray],
         distractor_scores: Sequence[np.ndarray | None] | None = None,
     ) -> list[Candidate]:
-        """Best candidate per sample (scores and deltas moved to the CPU once for the whole batch); a
-        sample's ``distractor_scores`` (M, K) lower its scores for the choice (``siammask.distractors``)."""
+        """Best candidate per sample (``_decode``'s scores and boxes); a sample's ``distractor_scores``
+        (M, K) lower its scores for the choice (``siammask.distractors``)."""
         hp = self.hp
-        scores = foreground_scores(out.cls)
-        deltas = loc_deltas(out.loc)
         choices = []
         for i, (crop, size) in enumerate(zip(crops, sizes, strict=True)):
-            boxes = decode_boxes(deltas[i], self.anchors)
+            boxes = boxes_per_sample[i]
             others = None if distractor_scores is None else distractor_scores[i]
             selection = None if others is None else suppressed_scores(scores[i], others, hp.distractor_weight)
             choices.append(
