@@ -27,9 +27,15 @@ from typing import Any
 import yaml
 
 from siammask.boxes import BOX_STRATEGIES
+from siammask.colour_model import ColourRule
 from siammask.distractors import DistractorRule
 
-PRESET_FILES = {"davis": "siammask_davis.yaml", "vot": "siammask_vot.yaml", "tiny": "tiny.yaml"}
+PRESET_FILES = {
+    "davis": "siammask_davis.yaml",
+    "vot": "siammask_vot.yaml",
+    "tiny": "tiny.yaml",
+    "tiny_vos": "tiny_vos.yaml",
+}
 CASCADE_MODES = ("one_stage", "two_stage")
 STAGE2_BOXES = ("best", "smoothed")
 
@@ -71,6 +77,12 @@ class TrackerHParams:
     coast_velocity: float = 0.0  # ... moves its centre by this times the track's recent velocity (0 = stays)
     template_update_rate: float = 0.0  # blend of a template of the new box into the kernels (0 = off) ...
     template_update_min_score: float = 0.9  # ... on steps whose raw score reaches this
+    # colour model of the target (siammask.colour_model; not in the released tracker: 0 = off)
+    colour_weight: float = 0.0  # choice: (1 - weight) * score + weight * colour score of the box
+    colour_min_score: float = 0.0  # a chosen box whose colour score is below this is not found (holds)
+    colour_update_rate: float = 0.0  # blend of the model refitted on each found step
+    colour_bins: int = 16  # histogram bins per BGR channel (divides 256)
+    colour_mask_weight: float = 0.0  # mask: (1 - weight) * mask probability + weight * colour probability
 
     @property
     def score_size(self) -> int:
@@ -89,6 +101,16 @@ class TrackerHParams:
             min_distance=self.distractor_min_distance,
             per_frame=self.distractor_per_frame,
             memory=self.distractor_memory,
+        )
+
+    @property
+    def colour_rule(self) -> ColourRule:
+        return ColourRule(
+            weight=self.colour_weight,
+            min_score=self.colour_min_score,
+            update_rate=self.colour_update_rate,
+            bins=self.colour_bins,
+            mask_weight=self.colour_mask_weight,
         )
 
     @classmethod
@@ -162,6 +184,19 @@ class TrackerHParams:
             raise TrackerConfigError(
                 f"{source}: template_update_rate and template_update_min_score must be in [0, 1], got "
                 f"{self.template_update_rate} and {self.template_update_min_score}"
+            )
+        colour = {
+            "colour_weight": self.colour_weight,
+            "colour_min_score": self.colour_min_score,
+            "colour_update_rate": self.colour_update_rate,
+            "colour_mask_weight": self.colour_mask_weight,
+        }
+        for key, value in colour.items():
+            if not 0.0 <= value <= 1.0:
+                raise TrackerConfigError(f"{source}: {key} must be in [0, 1], got {value}")
+        if self.colour_bins not in (2, 4, 8, 16, 32, 64):
+            raise TrackerConfigError(
+                f"{source}: colour_bins must be 2, 4, 8, 16, 32 or 64, got {self.colour_bins}"
             )
         if not 0.0 <= self.coast_velocity <= 2.0:
             raise TrackerConfigError(f"{source}: coast_velocity must be in [0, 2], got {self.coast_velocity}")
@@ -301,7 +336,7 @@ def _integer(value: Any) -> int:
 
 
 def load_tracker_preset(name_or_mapping: str | Path | Mapping[str, Any]) -> TrackerPreset:
-    """Load a preset by name ('davis', 'vot', 'tiny'), YAML path, or from a mapping / DictConfig."""
+    """Load a preset by name (``PRESET_FILES``), YAML path, or from a mapping / DictConfig."""
     if isinstance(name_or_mapping, (str, Path)):
         path = preset_path(str(name_or_mapping))
         return preset_from_mapping(_read_yaml(path), str(path))

@@ -1,4 +1,4 @@
-"""What a track may learn while it runs: distractor templates and template updates.
+"""What a track may learn while it runs: distractor templates, template updates and its colour model.
 
 Both are inference-only options of :class:`siammask.tracker.SiamMaskTracker`, off in the released
 presets (``distractor_weight`` and ``template_update_rate`` are 0):
@@ -6,7 +6,9 @@ presets (``distractor_weight`` and ``template_update_rate`` are 0):
 * distractors (``siammask.distractors``): a second response peak far from the chosen box gets its own
   template, whose cls kernels are kept in ``TrackerState.distractors`` and scored on later crops;
 * template update: on a confident step, ``kernels = (1 - rate) * kernels + rate * kernels(new box)``, so
-  a rotating, deforming or growing target stays recognisable.
+  a rotating, deforming or growing target stays recognisable;
+* colour model (``siammask.colour_model``, ``colour_weight`` / ``colour_min_score``): histograms of the
+  target's box against the rest of its search crop, fitted at init and blended in on found steps.
 
 The functions return how many samples went through the network, for the tracker's ``forward_counts``.
 """
@@ -20,6 +22,14 @@ import torch
 from torch import nn
 
 from siammask.anchors import Candidate, foreground_scores
+from siammask.colour_model import (
+    ColourModel,
+    ColourRule,
+    bin_indices,
+    blend,
+    box_colour_scores,
+    fit_colour_model,
+)
 from siammask.crops import SearchCrop, crop_subwindow, crops_to_tensor, pad_fill_value, template_crop_size
 from siammask.distractors import new_distractors
 from siammask.hparams import TrackerHParams
@@ -140,3 +150,45 @@ def update_templates(
             (1 - rate) * old.mask + rate * fresh.mask[k : k + 1],
         )
     return len(owners)
+
+
+def init_colour_models(
+    rule: ColourRule, patches: Sequence[np.ndarray], boxes_in_crop: Sequence[np.ndarray]
+) -> list[ColourModel]:
+    """A colour model per search-size ``patches`` of the init boxes (``boxes_in_crop``: (cx, cy, w, h)
+    relative to the patch centre)."""
+    return [
+        fit_colour_model(bin_indices(patch, rule.bins), box, rule.bins)
+        for patch, box in zip(patches, boxes_in_crop, strict=True)
+    ]
+
+
+def colour_scores(
+    rule: ColourRule,
+    states: Sequence[TrackerState],
+    patches: Sequence[np.ndarray],
+    boxes_per_sample: Sequence[np.ndarray],
+) -> list[np.ndarray]:
+    """Per sample, the colour score (K,) of each decoded candidate box under its state's colour model."""
+    scores = []
+    for state, patch, boxes in zip(states, patches, boxes_per_sample, strict=True):
+        assert state.colour is not None, "colour model is fitted at init when the option is on"
+        probability = state.colour.object_probability()[bin_indices(patch, rule.bins)]
+        scores.append(box_colour_scores(probability, boxes))
+    return scores
+
+
+def update_colour_models(
+    rule: ColourRule,
+    states: Sequence[TrackerState],
+    patches: Sequence[np.ndarray],
+    choices: Sequence[Candidate],
+    found: Sequence[bool],
+) -> None:
+    """Blend a model refitted on the chosen box into each found state's colour model (rate 0: kept)."""
+    if rule.update_rate <= 0:
+        return
+    for state, patch, choice, is_found in zip(states, patches, choices, found, strict=True):
+        if is_found and state.colour is not None:
+            new = fit_colour_model(bin_indices(patch, rule.bins), choice.box_in_crop, rule.bins)
+            state.colour = blend(state.colour, new, rule.update_rate)

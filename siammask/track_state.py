@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from siammask.boxes import mask_box
+from siammask.colour_model import ColourModel
 from siammask.model import TemplateKernels
 
 
@@ -27,7 +28,8 @@ class TrackerState:
     avg_chans: (3,) float64 per-channel BGR mean of the init frame (crop padding colour);
     image_hw: frame size at init; score: raw foreground probability of the last step (1.0 after init);
     distractors: (M, C, 5, 5) cls kernels of remembered distractors (``siammask.distractors``), or None;
-    velocity: (2,) float64 smoothed centre displacement per confident step (px/frame), for coasting.
+    velocity: (2,) float64 smoothed centre displacement per confident step (px/frame), for coasting;
+    colour: the target's colour model (``siammask.colour_model``), or None when that option is off.
     """
 
     target_pos: np.ndarray
@@ -39,6 +41,7 @@ class TrackerState:
     frames_tracked: int = 0
     distractors: torch.Tensor | None = None
     velocity: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(2))
+    colour: ColourModel | None = None
 
     @property
     def box_xywh(self) -> np.ndarray:
@@ -96,7 +99,9 @@ class TrackResult:
     box: (4,) float64 axis-aligned (x, y, w, h) of the clipped updated state; score: raw foreground
     probability of the stage-1 best candidate; best_index: its index a*625 + y*25 + x;
     mask_pos_yx / mask_score: response cell the mask was refined at and its raw foreground probability
-    (stage 2's in the two-stage cascade, else the stage-1 best cell).
+    (stage 2's in the two-stage cascade, else the stage-1 best cell). found: False when the colour model
+    (``colour_min_score``, off in the released presets) says the target is not in view: the mask is then
+    where the target would be, and a caller may read the frame as empty.
     """
 
     mask_prob_region: np.ndarray
@@ -109,6 +114,7 @@ class TrackResult:
     mask_pos_yx: tuple[int, int]
     mask_score: float
     polygon_rule: PolygonRule
+    found: bool = True
 
     @property
     def mask_box(self) -> tuple[int, int, int, int]:

@@ -57,6 +57,7 @@ from siammask.anchors import (
     score_window,
 )
 from siammask.checkpoint import build_siammask_from_checkpoint, load_checkpoint
+from siammask.colour_model import fused_mask_region, mixed_scores
 from siammask.crops import (
     SearchCrop,
     clip_box,
@@ -103,7 +104,7 @@ MODEL_FROM_CHECKPOINT = "checkpoint"
 class SiamMaskTracker:
     """SiamMask tracker over a :class:`siammask.model.SiamMask` (any device; the model is put in eval mode).
 
-    hp: preset name ('davis', 'vot', 'tiny'), YAML path, mapping/DictConfig or TrackerHParams.
+    hp: preset name (``PRESET_FILES``), YAML path, mapping/DictConfig or TrackerHParams.
     options: TrackerOptions (cascade, stage2_box, box_strategy, max_batch; see siammask.hparams), of which
     the keyword arguments override single fields; their defaults are TrackerOptions' own.
     timings: set to a dict to accumulate seconds per phase (crop, network, select, paste) for profiling.
@@ -232,13 +233,19 @@ class SiamMaskTracker:
             crops.append(crop_subwindow(image_bgr, pos, hp.exemplar_size, template_side, fill, self._padded))
             positions.append(pos)
             sizes.append(size)
+        colours = [None] * len(crops)
+        if self.hp.colour_rule.enabled:  # siammask.colour_model (off in the released presets)
+            search = [self._search_crop(pos, size) for pos, size in zip(positions, sizes, strict=True)]
+            patches = [self._crop_patch(image_bgr, crop, avg_chans) for crop in search]
+            in_crop = [np.r_[0.0, 0.0, size * crop.scale_x] for crop, size in zip(search, sizes, strict=True)]
+            colours = track_memory.init_colour_models(self.hp.colour_rule, patches, in_crop)
         self._padded.reset(None)
         z = crops_to_tensor(crops, self.device)
         kernels = self.model.template_kernels(z)
         self.forward_counts["template"] += len(crops)
         image_hw = (int(image_bgr.shape[0]), int(image_bgr.shape[1]))
         return [
-            TrackerState(pos, size, kernels[i], avg_chans.copy(), image_hw)
+            TrackerState(pos, size, kernels[i], avg_chans.copy(), image_hw, colour=colours[i])
             for i, (pos, size) in enumerate(zip(positions, sizes, strict=True))
         ]
 
@@ -285,22 +292,29 @@ class SiamMaskTracker:
 
         # stage 1: search around the previous state, choose the box, update the state
         crops1 = [self._search_crop(state.target_pos, state.target_sz) for state in states]
-        out1 = self._search(image_bgr, crops1, avg_chans, kernels, "stage1")
+        out1, patches1 = self._search(image_bgr, crops1, avg_chans, kernels, "stage1")
         started = time.perf_counter()
         scores1, boxes1 = self._decode(out1)
-        others = None
+        others = colour = None
         if self.hp.distractor_rule.enabled:  # siammask.track_memory (off in the released presets)
             others, scored = track_memory.distractor_scores(self.model, out1, states)
             self.forward_counts["distractor"] += scored
-        choices1 = self._choose(scores1, boxes1, crops1, [state.target_sz for state in states], others)
+        if self.hp.colour_rule.enabled:  # siammask.colour_model (off in the released presets)
+            colour = track_memory.colour_scores(self.hp.colour_rule, states, patches1, boxes1)
+        sizes1 = [state.target_sz for state in states]
+        choices1 = self._choose(scores1, boxes1, crops1, sizes1, others, colour)
+        found = [
+            colour is None or colour[i][choice.index] >= self.hp.colour_min_score
+            for i, choice in enumerate(choices1)
+        ]
         if self.hp.distractor_rule.enabled:
             self.forward_counts["distractor"] += track_memory.remember_distractors(
                 self.model, self.device, self.hp, image_bgr, self._padded, scores1, boxes1, crops1, choices1,
                 states,
             )  # fmt: skip
         new_boxes = [
-            self._updated_box(state, crop, choice)
-            for state, crop, choice in zip(states, crops1, choices1, strict=True)
+            self._updated_box(state, crop, choice, is_found)
+            for state, crop, choice, is_found in zip(states, crops1, choices1, found, strict=True)
         ]
         self._tick("select", started)
 
@@ -311,7 +325,7 @@ class SiamMaskTracker:
                 for new_box, crop, choice in zip(new_boxes, crops1, choices1, strict=True)
             ]
             crops2 = [self._search_crop(pos, size) for pos, size in boxes2]
-            out2 = self._search(image_bgr, crops2, avg_chans, kernels, "stage2")
+            out2, _ = self._search(image_bgr, crops2, avg_chans, kernels, "stage2")
             started = time.perf_counter()
             mask_choices = self._choose(*self._decode(out2), crops2, [size for _, size in boxes2])
             self._tick("select", started)
@@ -326,10 +340,19 @@ class SiamMaskTracker:
         for i, state in enumerate(states):
             results.append(
                 self._finish(
-                    state, new_boxes[i], choices1[i], mask_choices[i], mask_crops[i], mask_probs[i], image_hw
-                )
+                    state,
+                    new_boxes[i],
+                    choices1[i],
+                    mask_choices[i],
+                    mask_crops[i],
+                    mask_probs[i],
+                    image_bgr,
+                    found[i],
+                )  # fmt: skip
             )
         self._tick("paste", started)
+        if colour is not None:
+            track_memory.update_colour_models(self.hp.colour_rule, states, patches1, choices1, found)
         if self.hp.template_update_rate > 0:  # siammask.track_memory (off in the released presets)
             started = time.perf_counter()
             scores = [float(choice.score) for choice in choices1]
@@ -359,20 +382,21 @@ class SiamMaskTracker:
         avg_chans: Sequence[np.ndarray],
         kernels: TemplateKernels,
         stage: str,
-    ) -> SearchOutput:
+    ) -> tuple[SearchOutput, list[np.ndarray]]:
+        """The network's output on the search crops, and the (instance_size,)*2 BGR patches it saw."""
         started = time.perf_counter()
         self.forward_counts[stage] += len(crops)
-        patches = [
-            crop_subwindow(
-                image, crop.center, self.hp.instance_size, crop.crop_size, pad_fill_value(avg), self._padded
-            )
-            for crop, avg in zip(crops, avg_chans, strict=True)
-        ]
+        patches = [self._crop_patch(image, crop, avg) for crop, avg in zip(crops, avg_chans, strict=True)]
         x = crops_to_tensor(patches, self.device)
         started = self._tick("crop", started)
         out = self.model.search(x, kernels, with_mask_head=False)
         self._tick("network", started)
-        return out
+        return out, patches
+
+    def _crop_patch(self, image: np.ndarray, crop: SearchCrop, avg_chans: np.ndarray) -> np.ndarray:
+        return crop_subwindow(
+            image, crop.center, self.hp.instance_size, crop.crop_size, pad_fill_value(avg_chans), self._padded
+        )
 
     def _decode(self, out: SearchOutput) -> tuple[np.ndarray, list[np.ndarray]]:
         """Foreground scores (N, K) and decoded boxes (4, K) per sample, moved to the CPU once per batch."""
@@ -386,15 +410,20 @@ class SiamMaskTracker:
         crops: Sequence[SearchCrop],
         sizes: Sequence[np.ndarray],
         distractor_scores: Sequence[np.ndarray | None] | None = None,
+        colour_scores: Sequence[np.ndarray] | None = None,
     ) -> list[Candidate]:
         """Best candidate per sample (``_decode``'s scores and boxes); a sample's ``distractor_scores``
-        (M, K) lower its scores for the choice (``siammask.distractors``)."""
+        (M, K) lower its scores for the choice (``siammask.distractors``), its ``colour_scores`` (K,) are
+        mixed in (``siammask.colour_model``)."""
         hp = self.hp
         choices = []
         for i, (crop, size) in enumerate(zip(crops, sizes, strict=True)):
             boxes = boxes_per_sample[i]
             others = None if distractor_scores is None else distractor_scores[i]
             selection = None if others is None else suppressed_scores(scores[i], others, hp.distractor_weight)
+            if colour_scores is not None:
+                base = scores[i] if selection is None else selection
+                selection = mixed_scores(base, colour_scores[i], hp.colour_weight)
             choices.append(
                 choose_candidate(
                     scores[i],
@@ -410,7 +439,7 @@ class SiamMaskTracker:
         return choices
 
     def _updated_box(
-        self, state: TrackerState, crop: SearchCrop, choice: Candidate
+        self, state: TrackerState, crop: SearchCrop, choice: Candidate, found: bool = True
     ) -> tuple[np.ndarray, np.ndarray]:
         """Unclipped new (centre, size), float64 (SPEC §2.5 step 5, unrounded scale_x).
 
@@ -418,8 +447,9 @@ class SiamMaskTracker:
         keeps its size and moves by ``coast_velocity`` times the track's smoothed velocity (0: stays):
         while the target is hidden the best candidate is noise or another object, and following it walks
         the search window away from where the target will reappear. Other steps update the velocity.
+        A step whose box the colour model rejects (``found`` False) holds the same way.
         """
-        if choice.score < self.hp.hold_below_score:
+        if not found or choice.score < self.hp.hold_below_score:
             pos = state.target_pos.astype(np.float64) + self.hp.coast_velocity * state.velocity
             return pos, state.target_sz.astype(np.float64)
         pred = choice.box_in_crop.astype(np.float64) / crop.scale_x
@@ -455,7 +485,8 @@ class SiamMaskTracker:
         mask_choice: Candidate,
         mask_crop: SearchCrop,
         mask_prob_crop: np.ndarray,
-        image_hw: tuple[int, int],
+        image_bgr: np.ndarray,
+        found: bool = True,
     ) -> TrackResult:
         """Paste the mask region, keep the polygon rule (unclipped box), then clip and store the new state."""
         hp = self.hp
@@ -469,10 +500,15 @@ class SiamMaskTracker:
             hp.total_stride,
             hp.base_size,
         )
+        image_hw = (int(image_bgr.shape[0]), int(image_bgr.shape[1]))
         x0, y0, region = paste_mask_region(mask_prob_crop, square, image_hw)
+        if hp.colour_mask_weight > 0 and state.colour is not None:  # siammask.colour_model
+            pixels = image_bgr[y0 : y0 + region.shape[0], x0 : x0 + region.shape[1]]
+            region = fused_mask_region(region, pixels, state.colour, hp.colour_mask_weight)
         fallback = (pos[0] - size[0] / 2, pos[1] - size[1] / 2, size[0], size[1])
         rule = PolygonRule(self.options.box_strategy, hp.min_polygon_area, fallback)
-        if hp.hold_below_score > 0 and choice.score >= hp.hold_below_score:  # a confident step: its motion
+        holding = hp.hold_below_score > 0 or hp.colour_min_score > 0
+        if holding and found and choice.score >= hp.hold_below_score:  # a confident step: its motion
             state.velocity = (1 - VELOCITY_SMOOTHING) * state.velocity + VELOCITY_SMOOTHING * (
                 pos - state.target_pos
             )
@@ -490,4 +526,5 @@ class SiamMaskTracker:
             mask_pos_yx=mask_choice.pos_yx,
             mask_score=float(mask_choice.score),
             polygon_rule=rule,
+            found=found,
         )

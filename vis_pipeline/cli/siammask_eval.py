@@ -148,7 +148,8 @@ def evaluate_object(
     preds, scored_gts = [], []
     for t in range(first + 1, end):
         result = tracker.track(frames[t], state)
-        pred = result.mask if min_score is None or result.score >= min_score else np.zeros_like(result.mask)
+        present = result.found and (min_score is None or result.score >= min_score)
+        pred = result.mask if present else np.zeros_like(result.mask)
         if voids[t] is not None:
             pred = pred & ~voids[t]  # void pixels are not scored
         preds.append(pred)
