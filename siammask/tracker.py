@@ -26,8 +26,10 @@ in one_stage). Stage 2:
 Inference-only options (hyper-parameters, all off in the released presets; ``siammask.track_memory``):
 ``distractor_weight`` (choose against remembered second peaks, ``siammask.distractors``),
 ``hold_below_score`` (a weak step keeps its size and stays, or coasts on the track's velocity with
-``coast_velocity``) and ``template_update_rate`` (blend in the new box's
-template on confident steps). The reported score is always the raw foreground probability.
+``coast_velocity``), ``template_update_rate`` (blend in the new box's template on confident steps) and
+the colour model (``siammask.colour_model``: ``colour_weight`` mixes a box's colour score into the
+choice, ``colour_min_score`` calls a wrong-coloured box not found and holds, ``colour_mask_weight`` mixes
+colour into the mask). The reported score is always the raw foreground probability.
 
 ``track_many`` runs a frame's tracks with one ``search`` per stage and one ``refine_at`` on stacked crops;
 scoring and pasting run per track with ``track``'s code (differences: batched convolution arithmetic).
@@ -46,7 +48,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from siammask import track_memory
+from siammask import motion, track_memory
 from siammask.anchors import (
     Candidate,
     anchor_grid,
@@ -93,9 +95,6 @@ def _check_image(image: np.ndarray) -> None:
         desc = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
         raise TrackerInputError(f"tracker: expected an HxWx3 uint8 BGR frame, got {desc}")
 
-
-#: Weight of the newest confident step in a track's velocity (used only to coast through weak steps).
-VELOCITY_SMOOTHING = 0.5
 
 #: Preset ``model`` value that builds the network the checkpoint's ``model_config`` describes.
 MODEL_FROM_CHECKPOINT = "checkpoint"
@@ -313,7 +312,7 @@ class SiamMaskTracker:
                 states,
             )  # fmt: skip
         new_boxes = [
-            self._updated_box(state, crop, choice, is_found)
+            motion.updated_box(self.hp, state, crop, choice, is_found)
             for state, crop, choice, is_found in zip(states, crops1, choices1, found, strict=True)
         ]
         self._tick("select", started)
@@ -438,31 +437,6 @@ class SiamMaskTracker:
             )
         return choices
 
-    def _updated_box(
-        self, state: TrackerState, crop: SearchCrop, choice: Candidate, found: bool = True
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Unclipped new (centre, size), float64 (SPEC §2.5 step 5, unrounded scale_x).
-
-        With ``hold_below_score`` (off in the released presets) a step that found nothing convincing
-        keeps its size and moves by ``coast_velocity`` times the track's smoothed velocity (0: stays):
-        while the target is hidden the best candidate is noise or another object, and following it walks
-        the search window away from where the target will reappear. Other steps update the velocity.
-        A step whose box the colour model rejects (``found`` False) holds the same way.
-        """
-        if not found or choice.score < self.hp.hold_below_score:
-            pos = state.target_pos.astype(np.float64) + self.hp.coast_velocity * state.velocity
-            return pos, state.target_sz.astype(np.float64)
-        pred = choice.box_in_crop.astype(np.float64) / crop.scale_x
-        rate = choice.penalty * np.float64(choice.score) * self.hp.lr
-        pos = np.array([pred[0] + state.target_pos[0], pred[1] + state.target_pos[1]])
-        size = np.array(
-            [
-                state.target_sz[0] * (1 - rate) + pred[2] * rate,
-                state.target_sz[1] * (1 - rate) + pred[3] * rate,
-            ]
-        )
-        return pos, size
-
     def _refine(self, out: SearchOutput, choices: Sequence[Candidate]) -> np.ndarray:
         """One batched refine at each sample's chosen cell -> (N, M, M) float32 probabilities on the CPU."""
         started = time.perf_counter()
@@ -507,11 +481,7 @@ class SiamMaskTracker:
             region = fused_mask_region(region, pixels, state.colour, hp.colour_mask_weight)
         fallback = (pos[0] - size[0] / 2, pos[1] - size[1] / 2, size[0], size[1])
         rule = PolygonRule(self.options.box_strategy, hp.min_polygon_area, fallback)
-        holding = hp.hold_below_score > 0 or hp.colour_min_score > 0
-        if holding and found and choice.score >= hp.hold_below_score:  # a confident step: its motion
-            state.velocity = (1 - VELOCITY_SMOOTHING) * state.velocity + VELOCITY_SMOOTHING * (
-                pos - state.target_pos
-            )
+        state.velocity = motion.smoothed_velocity(hp, state, pos, float(choice.score), found)
         state.target_pos, state.target_sz = clip_box(pos, size, image_hw, self.hp.min_size)
         state.score = float(choice.score)
         state.frames_tracked += 1
