@@ -66,7 +66,8 @@ class TrackerState:
         self.target_sz = (1 - weight) * np.asarray(self.target_sz, dtype=np.float64) + weight * size
 
     def copy(self) -> TrackerState:
-        """Independent copy (arrays copied; kernels and distractors are never changed in place: shared)."""
+        """Independent copy (arrays copied; kernels, distractors and the colour model are never changed in
+        place: shared)."""
         return dataclasses.replace(
             self,
             target_pos=self.target_pos.copy(),

@@ -149,6 +149,17 @@ def test_colour_model_is_refitted_on_found_steps_only() -> None:
     assert state.colour is refitted  # not found: kept
 
 
+def test_a_copied_state_keeps_its_colour_model_when_the_original_is_refitted() -> None:
+    net = FrameScriptNet([{TARGET: 4.0}], distractor_map={})
+    tracker = _tracker(net, colour_min_score=0.4, colour_update_rate=0.5)
+    state = tracker.init(_frame(), BOX)
+    saved = state.copy()
+    foreground = saved.colour.foreground.copy()
+    tracker.track(_frame(other=False), state)
+    assert state.colour is not saved.colour
+    np.testing.assert_array_equal(saved.colour.foreground, foreground)
+
+
 def test_fused_mask_region_mixes_colour_probability_and_keeps_the_outside() -> None:
     patch = _patch()
     model = fit_colour_model(bin_indices(patch, 16), np.array([0.0, 0.0, 24.0, 24.0]), 16)
