@@ -6,7 +6,8 @@ besides the network forwards is timed step by step, with the production function
 
   crop (x2)      siammask.crops.crop_subwindow, stage 1 and stage 2 search crops (255 x 255)
   to tensor (x2) siammask.crops.crops_to_tensor (uint8 HWC -> float32 NCHW)
-  select (x2)    decode, penalty, window and argmax over the 3125 anchors (SiamMaskTracker._choose) on
+  select (x2)    decode, penalty, window and argmax over the 3125 anchors (SiamMaskTracker._decode and
+                 siammask.selection.choose_candidates) on
                  network-shaped outputs
   mask to numpy  sigmoid of the 127 x 127 refine logits, moved to numpy
   paste          siammask.crops.paste_mask_region (the region the mask reaches; full-frame warpAffine today)
@@ -42,6 +43,7 @@ from pycocotools import mask as mask_utils
 
 from siammask.boxes import mask_box
 from siammask.crops import (
+    SearchCrop,
     _crop_reference,
     crop_subwindow,
     crops_to_tensor,
@@ -53,6 +55,7 @@ from siammask.crops import (
 from siammask.hparams import load_tracker_hparams
 from siammask.model import SearchOutput
 from siammask.opencv_exact import PaddedFrame
+from siammask.selection import choose_candidates
 from siammask.tracker import SiamMaskTracker
 from vis_pipeline.masks import encode_mask, encode_mask_region
 
@@ -110,6 +113,12 @@ def network_like_output(rng: np.random.Generator) -> SearchOutput:
     return SearchOutput(cls, loc, empty, empty, empty, empty, None)
 
 
+def _select(tracker: SiamMaskTracker, out: SearchOutput, crop: SearchCrop, size: np.ndarray) -> object:
+    """Stage 1's decode and choice for one sample, as the tracker runs them."""
+    scores, boxes = tracker._decode(out)
+    return choose_candidates(tracker.hp, tracker.window, scores, boxes, [crop], [size])
+
+
 def object_frame(
     tracker: SiamMaskTracker,
     frame: np.ndarray,
@@ -138,7 +147,7 @@ def object_frame(
     patch = crop_subwindow(frame, crop1.center, 255, crop1.crop_size, fill)
     steps["to tensor (x2)"] = (2 * median_time(lambda: crops_to_tensor([patch], "cpu"), repeats), None)
     out = network_like_output(rng)
-    steps["select (x2)"] = (2 * median_time(lambda: tracker._choose(out, [crop1], [size]), repeats), None)
+    steps["select (x2)"] = (2 * median_time(lambda: _select(tracker, out, crop1, size), repeats), None)
     logits = ellipse_logits(size * crop2.scale_x)
     steps["mask to numpy"] = (median_time(lambda: logits.sigmoid().view(127, 127).numpy(), repeats), None)
     prob = logits.sigmoid().view(127, 127).numpy()

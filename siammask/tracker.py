@@ -52,14 +52,13 @@ from siammask import motion, track_memory
 from siammask.anchors import (
     Candidate,
     anchor_grid,
-    choose_candidate,
     decode_boxes,
     foreground_scores,
     loc_deltas,
     score_window,
 )
 from siammask.checkpoint import build_siammask_from_checkpoint, load_checkpoint
-from siammask.colour_model import fused_mask_region, mixed_scores
+from siammask.colour_model import fused_mask_region
 from siammask.crops import (
     SearchCrop,
     clip_box,
@@ -71,7 +70,6 @@ from siammask.crops import (
     search_crop,
     template_crop_size,
 )
-from siammask.distractors import suppressed_scores
 from siammask.hparams import (
     TrackerConfigError,
     TrackerHParams,
@@ -81,6 +79,7 @@ from siammask.hparams import (
 )
 from siammask.model import SearchOutput, TemplateKernels, build_siammask
 from siammask.opencv_exact import PaddedFrame
+from siammask.selection import choose_candidates, found_by_colour
 from siammask.track_state import PolygonRule, TrackerInputError, TrackerState, TrackResult
 
 
@@ -301,11 +300,8 @@ class SiamMaskTracker:
         if self.hp.colour_rule.enabled:  # siammask.colour_model (off in the released presets)
             colour = track_memory.colour_scores(self.hp.colour_rule, states, patches1, boxes1)
         sizes1 = [state.target_sz for state in states]
-        choices1 = self._choose(scores1, boxes1, crops1, sizes1, others, colour)
-        found = [
-            colour is None or colour[i][choice.index] >= self.hp.colour_min_score
-            for i, choice in enumerate(choices1)
-        ]
+        choices1 = choose_candidates(self.hp, self.window, scores1, boxes1, crops1, sizes1, others, colour)
+        found = found_by_colour(choices1, colour, self.hp.colour_min_score)
         if self.hp.distractor_rule.enabled:
             self.forward_counts["distractor"] += track_memory.remember_distractors(
                 self.model, self.device, self.hp, image_bgr, self._padded, scores1, boxes1, crops1, choices1,
@@ -326,7 +322,9 @@ class SiamMaskTracker:
             crops2 = [self._search_crop(pos, size) for pos, size in boxes2]
             out2, _ = self._search(image_bgr, crops2, avg_chans, kernels, "stage2")
             started = time.perf_counter()
-            mask_choices = self._choose(*self._decode(out2), crops2, [size for _, size in boxes2])
+            scores2, boxes2_decoded = self._decode(out2)
+            sizes2 = [size for _, size in boxes2]
+            mask_choices = choose_candidates(self.hp, self.window, scores2, boxes2_decoded, crops2, sizes2)
             self._tick("select", started)
             mask_probs = self._refine(out2, mask_choices)
             mask_crops = crops2
@@ -401,41 +399,6 @@ class SiamMaskTracker:
         """Foreground scores (N, K) and decoded boxes (4, K) per sample, moved to the CPU once per batch."""
         deltas = loc_deltas(out.loc)
         return foreground_scores(out.cls), [decode_boxes(sample, self.anchors) for sample in deltas]
-
-    def _choose(
-        self,
-        scores: np.ndarray,
-        boxes_per_sample: Sequence[np.ndarray],
-        crops: Sequence[SearchCrop],
-        sizes: Sequence[np.ndarray],
-        distractor_scores: Sequence[np.ndarray | None] | None = None,
-        colour_scores: Sequence[np.ndarray] | None = None,
-    ) -> list[Candidate]:
-        """Best candidate per sample (``_decode``'s scores and boxes); a sample's ``distractor_scores``
-        (M, K) lower its scores for the choice (``siammask.distractors``), its ``colour_scores`` (K,) are
-        mixed in (``siammask.colour_model``)."""
-        hp = self.hp
-        choices = []
-        for i, (crop, size) in enumerate(zip(crops, sizes, strict=True)):
-            boxes = boxes_per_sample[i]
-            others = None if distractor_scores is None else distractor_scores[i]
-            selection = None if others is None else suppressed_scores(scores[i], others, hp.distractor_weight)
-            if colour_scores is not None:
-                base = scores[i] if selection is None else selection
-                selection = mixed_scores(base, colour_scores[i], hp.colour_weight)
-            choices.append(
-                choose_candidate(
-                    scores[i],
-                    boxes,
-                    size * crop.scale_x,
-                    self.window,
-                    hp.penalty_k,
-                    hp.window_influence,
-                    hp.score_size,
-                    selection_scores=selection,
-                )
-            )
-        return choices
 
     def _refine(self, out: SearchOutput, choices: Sequence[Candidate]) -> np.ndarray:
         """One batched refine at each sample's chosen cell -> (N, M, M) float32 probabilities on the CPU."""
