@@ -80,22 +80,26 @@ def _normalised(counts: np.ndarray) -> np.ndarray:
     return counts / total if total > 0 else counts
 
 
-def box_pixels(shape_hw: tuple[int, int], box_cxcywh: np.ndarray) -> tuple[slice, slice]:
-    """Row and column slices of a (cx, cy, w, h) box given relative to the patch centre, clipped."""
+def box_edges(
+    shape_hw: tuple[int, int], boxes_cxcywh: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Pixel edges (x0, x1, y0, y1), int64 (K,) each, of boxes (4, K) rows (cx, cy, w, h) given relative
+    to the centre of a patch of ``shape_hw``, rounded (half to even) and clipped to the patch."""
     height, width = shape_hw
-    cx, cy, w, h = (float(v) for v in box_cxcywh)
-    x0 = int(np.clip(round(width / 2 + cx - w / 2), 0, width))
-    x1 = int(np.clip(round(width / 2 + cx + w / 2), 0, width))
-    y0 = int(np.clip(round(height / 2 + cy - h / 2), 0, height))
-    y1 = int(np.clip(round(height / 2 + cy + h / 2), 0, height))
-    return slice(y0, y1), slice(x0, x1)
+    cx, cy, w, h = (np.asarray(boxes_cxcywh[i], dtype=np.float64) for i in range(4))
+    x0 = np.clip(np.round(width / 2 + cx - w / 2), 0, width).astype(np.int64)
+    x1 = np.clip(np.round(width / 2 + cx + w / 2), 0, width).astype(np.int64)
+    y0 = np.clip(np.round(height / 2 + cy - h / 2), 0, height).astype(np.int64)
+    y1 = np.clip(np.round(height / 2 + cy + h / 2), 0, height).astype(np.int64)
+    return x0, x1, y0, y1
 
 
 def fit_colour_model(indices: np.ndarray, box_cxcywh: np.ndarray, bins: int) -> ColourModel:
     """Histograms of a patch's bin ``indices`` inside ``box_cxcywh`` (relative to the patch centre, patch
     pixels) and outside it."""
+    x0, x1, y0, y1 = (int(edge[0]) for edge in box_edges(indices.shape, np.reshape(box_cxcywh, (4, 1))))
     inside = np.zeros(indices.shape, dtype=bool)
-    inside[box_pixels(indices.shape, box_cxcywh)] = True
+    inside[y0:y1, x0:x1] = True
     size = bins**3
     foreground = np.bincount(indices[inside], minlength=size).astype(np.float64)
     background = np.bincount(indices[~inside], minlength=size).astype(np.float64)
@@ -117,11 +121,7 @@ def box_colour_scores(probability_map: np.ndarray, boxes: np.ndarray) -> np.ndar
     height, width = probability_map.shape
     integral = np.zeros((height + 1, width + 1))
     integral[1:, 1:] = probability_map.cumsum(0).cumsum(1)
-    cx, cy, w, h = (boxes[i].astype(np.float64) for i in range(4))
-    x0 = np.clip(np.round(width / 2 + cx - w / 2), 0, width).astype(np.int64)
-    x1 = np.clip(np.round(width / 2 + cx + w / 2), 0, width).astype(np.int64)
-    y0 = np.clip(np.round(height / 2 + cy - h / 2), 0, height).astype(np.int64)
-    y1 = np.clip(np.round(height / 2 + cy + h / 2), 0, height).astype(np.int64)
+    x0, x1, y0, y1 = box_edges((height, width), boxes)
     total = integral[y1, x1] - integral[y0, x1] - integral[y1, x0] + integral[y0, x0]
     area = (x1 - x0) * (y1 - y0)
     return np.where(area > 0, total / np.maximum(area, 1), 0.0)

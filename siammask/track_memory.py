@@ -1,7 +1,7 @@
 """What a track may learn while it runs: distractor templates, template updates and its colour model.
 
-Both are inference-only options of :class:`siammask.tracker.SiamMaskTracker`, off in the released
-presets (``distractor_weight`` and ``template_update_rate`` are 0):
+All are inference-only options of :class:`siammask.tracker.SiamMaskTracker`, off in the released
+presets (``distractor_weight``, ``template_update_rate`` and the ``colour_*`` weights and floors are 0):
 
 * distractors (``siammask.distractors``): a second response peak far from the chosen box gets its own
   template, whose cls kernels are kept in ``TrackerState.distractors`` and scored on later crops;
@@ -164,31 +164,29 @@ def init_colour_models(
 
 
 def colour_scores(
-    rule: ColourRule,
-    states: Sequence[TrackerState],
-    patches: Sequence[np.ndarray],
-    boxes_per_sample: Sequence[np.ndarray],
+    states: Sequence[TrackerState], bin_maps: Sequence[np.ndarray], boxes_per_sample: Sequence[np.ndarray]
 ) -> list[np.ndarray]:
-    """Per sample, the colour score (K,) of each decoded candidate box under its state's colour model."""
+    """Per sample, the colour score (K,) of each decoded candidate box under its state's colour model;
+    ``bin_maps``: ``bin_indices`` of each sample's search patch."""
     scores = []
-    for state, patch, boxes in zip(states, patches, boxes_per_sample, strict=True):
+    for state, bins, boxes in zip(states, bin_maps, boxes_per_sample, strict=True):
         assert state.colour is not None, "colour model is fitted at init when the option is on"
-        probability = state.colour.object_probability()[bin_indices(patch, rule.bins)]
-        scores.append(box_colour_scores(probability, boxes))
+        scores.append(box_colour_scores(state.colour.object_probability()[bins], boxes))
     return scores
 
 
 def update_colour_models(
     rule: ColourRule,
     states: Sequence[TrackerState],
-    patches: Sequence[np.ndarray],
+    bin_maps: Sequence[np.ndarray],
     choices: Sequence[Candidate],
     found: Sequence[bool],
 ) -> None:
-    """Blend a model refitted on the chosen box into each found state's colour model (rate 0: kept)."""
+    """Blend a model refitted on the chosen box into each found state's colour model (rate 0: kept);
+    ``bin_maps`` as for ``colour_scores``."""
     if rule.update_rate <= 0:
         return
-    for state, patch, choice, is_found in zip(states, patches, choices, found, strict=True):
+    for state, bins, choice, is_found in zip(states, bin_maps, choices, found, strict=True):
         if is_found and state.colour is not None:
-            new = fit_colour_model(bin_indices(patch, rule.bins), choice.box_in_crop, rule.bins)
+            new = fit_colour_model(bins, choice.box_in_crop, rule.bins)
             state.colour = blend(state.colour, new, rule.update_rate)

@@ -58,7 +58,7 @@ from siammask.anchors import (
     score_window,
 )
 from siammask.checkpoint import build_siammask_from_checkpoint, load_checkpoint
-from siammask.colour_model import fused_mask_region
+from siammask.colour_model import bin_indices, fused_mask_region
 from siammask.crops import (
     SearchCrop,
     clip_box,
@@ -298,7 +298,8 @@ class SiamMaskTracker:
             others, scored = track_memory.distractor_scores(self.model, out1, states)
             self.forward_counts["distractor"] += scored
         if self.hp.colour_rule.enabled:  # siammask.colour_model (off in the released presets)
-            colour = track_memory.colour_scores(self.hp.colour_rule, states, patches1, boxes1)
+            bin_maps1 = [bin_indices(patch, self.hp.colour_bins) for patch in patches1]
+            colour = track_memory.colour_scores(states, bin_maps1, boxes1)
         sizes1 = [state.target_sz for state in states]
         choices1 = choose_candidates(self.hp, self.window, scores1, boxes1, crops1, sizes1, others, colour)
         found = found_by_colour(choices1, colour, self.hp.colour_min_score)
@@ -349,7 +350,7 @@ class SiamMaskTracker:
             )
         self._tick("paste", started)
         if colour is not None:
-            track_memory.update_colour_models(self.hp.colour_rule, states, patches1, choices1, found)
+            track_memory.update_colour_models(self.hp.colour_rule, states, bin_maps1, choices1, found)
         if self.hp.template_update_rate > 0:  # siammask.track_memory (off in the released presets)
             started = time.perf_counter()
             scores = [float(choice.score) for choice in choices1]
