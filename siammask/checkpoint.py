@@ -23,7 +23,7 @@ import pickle
 import tempfile
 import zipfile
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -166,13 +166,16 @@ def _listed(items: list[str]) -> str:
     return shown + (f", ... ({len(items) - _LIST_LIMIT} more)" if len(items) > _LIST_LIMIT else "")
 
 
-def check_state_dict(model: SiamMask, state_dict: Mapping[str, Tensor], source: str) -> None:
+def check_state_dict(
+    model: SiamMask, state_dict: Mapping[str, Tensor], source: str, skip_prefixes: tuple[str, ...] = ()
+) -> None:
     """Raise :class:`CheckpointMismatchError` unless ``state_dict`` fits ``model`` exactly.
 
     The message has a summary line, then one line per problem kind (missing, unexpected, shape),
-    each listing the first few keys and the count.
+    each listing the first few keys and the count. Model keys starting with ``skip_prefixes`` are not
+    expected.
     """
-    expected = model.state_dict()
+    expected = {k: v for k, v in model.state_dict().items() if not k.startswith(skip_prefixes)}
     missing = [k for k in expected if k not in state_dict and not k.endswith(_TOLERATED_MISSING_SUFFIX)]
     unexpected = [k for k in state_dict if k not in expected]
     shape = [
@@ -198,19 +201,26 @@ def check_state_dict(model: SiamMask, state_dict: Mapping[str, Tensor], source: 
     raise CheckpointMismatchError("\n".join(lines))
 
 
-def load_checkpoint(model: SiamMask, path: str | Path, *, trusted: bool = False) -> None:
+def load_checkpoint(
+    model: SiamMask, path: str | Path, *, trusted: bool = False, skip_prefixes: Sequence[str] = ()
+) -> None:
     """Load a released-layout checkpoint into ``model`` (on whatever device the model is), all or nothing.
 
     Args:
         model: the network to fill; its parameters are untouched if anything is wrong.
         path: ``.pth`` file, ``{'state_dict': {...}, ...}`` or a bare state_dict; ``module.`` prefixes ok.
         trusted: allow full unpickling (``weights_only=False``) when the file holds non-tensor globals.
+        skip_prefixes: modules (``refine_model``, ...) left as they are, neither loaded nor checked: a
+            fine-tune that gives a module a new shape starts it fresh and takes the rest from ``path``.
 
     Raises:
         CheckpointNotFoundError, CheckpointFormatError, UntrustedCheckpointError, CheckpointMismatchError.
     """
+    skip = tuple(skip_prefixes)
     state_dict, _ = read_checkpoint(path, trusted=trusted)
-    check_state_dict(model, state_dict, str(path))
+    if skip:
+        state_dict = OrderedDict((k, v) for k, v in state_dict.items() if not k.startswith(skip))
+    check_state_dict(model, state_dict, str(path), skip)
     model.load_state_dict(state_dict, strict=False)  # strictness is checked above (num_batches_tracked aside)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -145,6 +146,21 @@ def _read_log(path: Path, before_epoch: int) -> list[dict[str, str]]:
         return [row for row in csv.DictReader(handle) if int(row["epoch"]) < before_epoch]
 
 
+def module_prefixes(model: nn.Module, names: Sequence[str], key: str) -> tuple[str, ...]:
+    """``("name.", ...)`` for top-level or nested module names of ``model`` (e.g. ``refine_model``);
+    TrainConfigError naming ``key`` for a name that is not a module with parameters."""
+    if isinstance(names, str):
+        names = [names]
+    known = {name for name, _ in model.named_modules() if name}
+    prefixes = []
+    for name in names:
+        if str(name) not in known:
+            tops = sorted(n for n in known if "." not in n)
+            raise TrainConfigError(f"{key}: {name!r} is not a module of the model (top level: {tops})")
+        prefixes.append(f"{name}.")
+    return tuple(prefixes)
+
+
 def train(cfg: Mapping[str, Any]) -> Path:
     """Train (or resume) a SiamMask model as configured; returns the path of the last checkpoint.
 
@@ -167,6 +183,10 @@ def train(cfg: Mapping[str, Any]) -> Path:
     model_cfg = dict(cfg["model"])
     model = build_siammask(model_cfg.pop("name"), **model_cfg.pop("overrides", {}) or {})
     model.to(torch.device(train_cfg.get("device", "cpu")))
+    fresh = module_prefixes(model, model_cfg.get("init_fresh") or [], "model.init_fresh")
+    frozen = module_prefixes(model, train_cfg.get("frozen") or [], "train.frozen")
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad_(not name.startswith(frozen))
     optimizer = make_optimizer(
         [p for p in model.parameters() if p.requires_grad],
         lr=schedule.lr_start,
@@ -187,7 +207,7 @@ def train(cfg: Mapping[str, Any]) -> Path:
         norm = dataclass_from_config(ImageNetNormalisation, cfg["init"].get("normalisation"))
         print(load_imagenet_backbone(model, cfg["init"]["backbone"], norm).summary())
     elif model_cfg.get("init_checkpoint"):
-        load_checkpoint(model, model_cfg["init_checkpoint"])
+        load_checkpoint(model, model_cfg["init_checkpoint"], skip_prefixes=fresh)
 
     dataset = PairDataset(
         load_tracks(cfg["data"]), pair_cfg, int(train_cfg["pairs_per_epoch"]), int(train_cfg["seed"])
@@ -215,6 +235,9 @@ def train(cfg: Mapping[str, Any]) -> Path:
         )
         rng = np.random.default_rng([int(train_cfg["seed"]), epoch, 1])
         model.train()
+        for name, module in model.named_modules():
+            if name and f"{name}.".startswith(frozen):
+                module.eval()  # frozen: batch norm keeps the loaded running statistics
         steps = len(loader)
         progress = tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", mininterval=5.0, dynamic_ncols=False)
         with log_path.open("a", newline="") as handle:
