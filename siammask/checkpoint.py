@@ -263,3 +263,20 @@ def build_siammask_from_checkpoint(path: str | Path, *, trusted: bool = False) -
     check_state_dict(model, state_dict, str(path))
     model.load_state_dict(state_dict, strict=False)
     return model
+
+
+#: Preset ``model`` value that builds the network the checkpoint's ``model_config`` describes.
+MODEL_FROM_CHECKPOINT = "checkpoint"
+
+
+def build_network(model: str, weights: str | Path | None, *, trusted: bool = False) -> SiamMask:
+    """The network of a tracker preset: ``model`` names a ``PRESETS`` layout filled from ``weights`` (if
+    any), or is ``MODEL_FROM_CHECKPOINT``: the widths ``weights`` records (e.g. a wider tiny network)."""
+    if model == MODEL_FROM_CHECKPOINT:
+        if weights is None:
+            raise CheckpointFormatError("model 'checkpoint' needs a checkpoint file")
+        return build_siammask_from_checkpoint(weights, trusted=trusted)
+    network = build_siammask(model)
+    if weights is not None:
+        load_checkpoint(network, weights, trusted=trusted)
+    return network

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from siammask.anchors import Candidate
-from siammask.crops import SearchCrop
+from siammask.crops import SearchCrop, clip_box
 from siammask.hparams import TrackerHParams
 from siammask.track_state import TrackerState
 
@@ -50,3 +50,19 @@ def smoothed_velocity(
     if holding and found and score >= hp.hold_below_score:
         return (1 - VELOCITY_SMOOTHING) * state.velocity + VELOCITY_SMOOTHING * (new_pos - state.target_pos)
     return state.velocity
+
+
+def stage2_box(
+    mode: str,
+    new_box: tuple[np.ndarray, np.ndarray],
+    crop: SearchCrop,
+    choice: Candidate,
+    image_hw: tuple[int, int],
+    min_size: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(centre, size) the two-stage cascade's stage 2 re-crops on (``siammask.tracker``'s docstring),
+    clipped like the state: ``best`` = the chosen stage-1 box's raw size, ``smoothed`` = the new state's."""
+    pos, size = new_box
+    if mode == "best":
+        size = choice.box_in_crop[2:].astype(np.float64) / crop.scale_x
+    return clip_box(pos, size, image_hw, min_size)

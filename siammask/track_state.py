@@ -19,6 +19,20 @@ class TrackerInputError(ValueError):
     """A frame or box handed to the tracker is unusable (wrong shape/dtype, empty box, frame size change)."""
 
 
+def check_frame(image: np.ndarray) -> None:
+    """TrackerInputError unless ``image`` is an (H, W, 3) uint8 BGR frame."""
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        desc = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
+        raise TrackerInputError(f"tracker: expected an HxWx3 uint8 BGR frame, got {desc}")
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    """Device of a network's first parameter (CPU for a network without parameters)."""
+    for tensor in model.parameters():
+        return tensor.device
+    return torch.device("cpu")
+
+
 @dataclass
 class TrackerState:
     """Per-track state, updated in place by the tracker (``track``, ``recenter``); callers only read it.

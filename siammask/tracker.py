@@ -23,13 +23,9 @@ in one_stage). Stage 2:
   Templates are cached (never recomputed); no stage computes the 3969-channel mask head; stage 1 of
   two_stage skips refine.
 
-Inference-only options (hyper-parameters, all off in the released presets; ``siammask.track_memory``):
-``distractor_weight`` (choose against remembered second peaks, ``siammask.distractors``),
-``hold_below_score`` (a weak step keeps its size and stays, or coasts on the track's velocity with
-``coast_velocity``), ``template_update_rate`` (blend in the new box's template on confident steps) and
-the colour model (``siammask.colour_model``: ``colour_weight`` mixes a box's colour score into the
-choice, ``colour_min_score`` calls a wrong-coloured box not found and holds, ``colour_mask_weight`` mixes
-colour into the mask). The reported score is always the raw foreground probability.
+Inference-only options (all off in the released presets): remembered distractors and template updates
+(``siammask.track_memory``), the colour model (``siammask.colour_model``) and stage 1's choice with them
+(``siammask.selection``), hold and coast (``siammask.motion``). The reported score is always the raw one.
 
 ``track_many`` runs a frame's tracks with one ``search`` per stage and one ``refine_at`` on stacked crops;
 scoring and pasting run per track with ``track``'s code (differences: batched convolution arithmetic).
@@ -57,7 +53,7 @@ from siammask.anchors import (
     loc_deltas,
     score_window,
 )
-from siammask.checkpoint import build_siammask_from_checkpoint, load_checkpoint
+from siammask.checkpoint import MODEL_FROM_CHECKPOINT, build_network
 from siammask.colour_model import bin_indices, fused_mask_region
 from siammask.crops import (
     SearchCrop,
@@ -77,26 +73,17 @@ from siammask.hparams import (
     load_tracker_hparams,
     load_tracker_preset,
 )
-from siammask.model import SearchOutput, TemplateKernels, build_siammask
+from siammask.model import SearchOutput, TemplateKernels
 from siammask.opencv_exact import PaddedFrame
 from siammask.selection import choose_candidates, found_by_colour
-from siammask.track_state import PolygonRule, TrackerInputError, TrackerState, TrackResult
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    for tensor in model.parameters():
-        return tensor.device
-    return torch.device("cpu")
-
-
-def _check_image(image: np.ndarray) -> None:
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        desc = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
-        raise TrackerInputError(f"tracker: expected an HxWx3 uint8 BGR frame, got {desc}")
-
-
-#: Preset ``model`` value that builds the network the checkpoint's ``model_config`` describes.
-MODEL_FROM_CHECKPOINT = "checkpoint"
+from siammask.track_state import (
+    PolygonRule,
+    TrackerInputError,
+    TrackerState,
+    TrackResult,
+    check_frame,
+    model_device,
+)
 
 
 class SiamMaskTracker:
@@ -171,15 +158,9 @@ class SiamMaskTracker:
         """
         spec = load_tracker_preset(preset)
         weights = checkpoint if checkpoint is not None else spec.checkpoint
-        if spec.model == MODEL_FROM_CHECKPOINT:
-            # the widths the file records (``model_config``): e.g. a wider tiny network
-            if weights is None:
-                raise TrackerConfigError(f"{spec.source}: model 'checkpoint' needs a checkpoint file")
-            model = build_siammask_from_checkpoint(weights, trusted=trusted)
-        else:
-            model = build_siammask(spec.model)
-            if weights is not None:
-                load_checkpoint(model, weights, trusted=trusted)
+        if spec.model == MODEL_FROM_CHECKPOINT and weights is None:
+            raise TrackerConfigError(f"{spec.source}: model 'checkpoint' needs a checkpoint file")
+        model = build_network(spec.model, weights, trusted=trusted)
         options = spec.options.replace(
             spec.source, cascade=cascade, stage2_box=stage2_box, box_strategy=box_strategy
         )
@@ -188,7 +169,7 @@ class SiamMaskTracker:
     @property
     def device(self) -> torch.device:
         """Device of the network's parameters (inputs are moved there)."""
-        return _model_device(self.model)
+        return model_device(self.model)
 
     # ------------------------------------------------------------------ timing hook
     def _tick(self, phase: str, since: float) -> float:
@@ -212,7 +193,7 @@ class SiamMaskTracker:
     @torch.inference_mode()
     def init_many(self, image_bgr: np.ndarray, boxes_xywh: Sequence[Sequence[float]]) -> list[TrackerState]:
         """Start several tracks on one frame with one batched template forward."""
-        _check_image(image_bgr)
+        check_frame(image_bgr)
         if len(boxes_xywh) == 0:
             return []
         hp = self.hp
@@ -265,7 +246,7 @@ class SiamMaskTracker:
         Tracks are run in chunks of ``max_batch``: on CPU a batch of 16 search crops was measured 1.27x
         slower per object than a loop (cache pressure), while batches up to 8 are never slower.
         """
-        _check_image(image_bgr)
+        check_frame(image_bgr)
         image_hw = (int(image_bgr.shape[0]), int(image_bgr.shape[1]))
         for state in states:
             if state.image_hw != image_hw:
@@ -317,7 +298,7 @@ class SiamMaskTracker:
         if self.cascade == "two_stage":
             del out1  # free stage-1 feature maps before the second forward
             boxes2 = [
-                self._stage2_box(new_box, crop, choice, image_hw)
+                motion.stage2_box(self.stage2_box, new_box, crop, choice, image_hw, self.hp.min_size)
                 for new_box, crop, choice in zip(new_boxes, crops1, choices1, strict=True)
             ]
             crops2 = [self._search_crop(pos, size) for pos, size in boxes2]
@@ -333,21 +314,9 @@ class SiamMaskTracker:
             mask_choices, mask_crops = choices1, crops1
             mask_probs = self._refine(out1, choices1)
 
-        results = []
         started = time.perf_counter()
-        for i, state in enumerate(states):
-            results.append(
-                self._finish(
-                    state,
-                    new_boxes[i],
-                    choices1[i],
-                    mask_choices[i],
-                    mask_crops[i],
-                    mask_probs[i],
-                    image_bgr,
-                    found[i],
-                )  # fmt: skip
-            )
+        steps = zip(states, new_boxes, choices1, mask_choices, mask_crops, mask_probs, found, strict=True)
+        results = [self._finish(image_bgr, *step) for step in steps]
         self._tick("paste", started)
         if colour is not None:
             track_memory.update_colour_models(self.hp.colour_rule, states, bin_maps1, choices1, found)
@@ -359,19 +328,6 @@ class SiamMaskTracker:
             )
             self._tick("select", started)
         return results
-
-    def _stage2_box(
-        self,
-        new_box: tuple[np.ndarray, np.ndarray],
-        crop: SearchCrop,
-        choice: Candidate,
-        image_hw: tuple[int, int],
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(centre, size) stage 2 re-crops on, clipped like the state (see the module docstring)."""
-        pos, size = new_box
-        if self.stage2_box == "best":
-            size = choice.box_in_crop[2:].astype(np.float64) / crop.scale_x
-        return clip_box(pos, size, image_hw, self.hp.min_size)
 
     def _search(
         self,
@@ -417,13 +373,13 @@ class SiamMaskTracker:
 
     def _finish(
         self,
+        image_bgr: np.ndarray,
         state: TrackerState,
         new_box: tuple[np.ndarray, np.ndarray],
         choice: Candidate,
         mask_choice: Candidate,
         mask_crop: SearchCrop,
         mask_prob_crop: np.ndarray,
-        image_bgr: np.ndarray,
         found: bool = True,
     ) -> TrackResult:
         """Paste the mask region, keep the polygon rule (unclipped box), then clip and store the new state."""
