@@ -17,6 +17,8 @@
 #       trains a 1.5x wider tiny network from scratch (20 epochs x 1000 pairs, about 70 min).
 #   VARIANT=refine (weights/tiny_siammask_refine.*): configs/train/siammask_tiny_refine.yaml: v3 with a 2x wider
 #       refine module trained fresh, backbone and box/score heads frozen (16 epochs x 1000 pairs).
+#   VARIANT=deep (weights/tiny_siammask_deep.*): configs/train/siammask_tiny_deep.yaml: v3 with one more block
+#       per stage, the new blocks starting as the identity; everything trains (16 epochs x 1000 pairs).
 #   VARIANT=wide2 (weights/tiny_siammask_wide2.*): the same two sets; configs/train/siammask_tiny_wide2.yaml
 #       fine-tunes the wide weights (18 epochs x 1000 pairs, lower learning rates; needs VARIANT=wide first).
 # Training is resumable: re-running the script continues from RUN_DIR/last.pth.
@@ -53,6 +55,7 @@ else
     if [ "$VARIANT" = v4 ]; then CONFIG=siammask_tiny_v4; fi
     if [ "$VARIANT" = v5 ]; then CONFIG=siammask_tiny_v5; fi
     if [ "$VARIANT" = refine ]; then CONFIG=siammask_tiny_refine; fi
+    if [ "$VARIANT" = deep ]; then CONFIG=siammask_tiny_deep; fi
     args+=("data.extra=[{ann: $DATA640/annotations.json, frames: $DATA640/JPEGImages}]")
 fi
 

@@ -11,7 +11,7 @@ from test_train_loop import _config, _tiny_video_dataset
 
 from siammask.checkpoint import CheckpointMismatchError, load_checkpoint, save_checkpoint
 from siammask.model import build_siammask
-from siammask.train.trainer import TrainConfigError, train
+from siammask.train.trainer import TrainConfigError, module_prefixes, start_blocks_as_identity, train
 
 torch.set_num_threads(1)
 WIDE_REFINE = {"refine_hidden": [16, 32, 64], "refine_channels": [8, 16, 32]}
@@ -66,3 +66,23 @@ def test_an_unknown_module_name_is_one_line(tmp_path: Path, section: str, key: s
     cfg[section][key] = ["backbone"]
     with pytest.raises(TrainConfigError, match=rf"{section}.{key}: 'backbone' is not a module"):
         train(cfg)
+
+
+def test_new_residual_blocks_start_as_the_identity(tmp_path: Path) -> None:
+    """One more block per stage, fresh but zero-scaled: the deeper network computes what the checkpoint did"""
+    torch.manual_seed(0)
+    shallow = build_siammask("tiny").eval()
+    save_checkpoint(shallow, tmp_path / "shallow.pth")
+    deep = build_siammask("tiny", stage_blocks=[2, 3, 3]).eval()
+    new_blocks = ["features.features.layer1.1", "features.features.layer2.2", "features.features.layer3.2"]
+    prefixes = module_prefixes(deep, new_blocks, "model.init_fresh")
+    load_checkpoint(deep, tmp_path / "shallow.pth", skip_prefixes=prefixes)
+    z, x = torch.rand(1, 3, 127, 127) * 255, torch.rand(1, 3, 255, 255) * 255
+    with torch.no_grad():
+        before = deep.search(x, deep.template_kernels(z))
+        assert sorted(start_blocks_as_identity(deep, prefixes)) == new_blocks
+        after = deep.search(x, deep.template_kernels(z))
+        reference = shallow.search(x, shallow.template_kernels(z))
+    assert not torch.allclose(before.cls, reference.cls)  # random new blocks change the function ...
+    for field in ("cls", "loc", "p1", "p2"):  # ... zero-scaled ones do not
+        torch.testing.assert_close(getattr(after, field), getattr(reference, field), rtol=1e-5, atol=1e-4)

@@ -22,6 +22,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from siammask.backbone import Bottleneck
 from siammask.checkpoint import load_checkpoint
 from siammask.model import SearchOutput, SiamMask, build_siammask
 from siammask.refine import REFINE_CROPS
@@ -161,6 +162,18 @@ def module_prefixes(model: nn.Module, names: Sequence[str], key: str) -> tuple[s
     return tuple(prefixes)
 
 
+def start_blocks_as_identity(model: nn.Module, prefixes: tuple[str, ...]) -> list[str]:
+    """Zero the last batch-norm scale of every fresh residual block (a bottleneck without downsample):
+    such a block then passes its input through, so a network made deeper by ``model.overrides`` (more
+    ``stage_blocks``) starts as the checkpoint's function. Returns the blocks' names."""
+    names = []
+    for name, module in model.named_modules():
+        if isinstance(module, Bottleneck) and module.downsample is None and f"{name}.".startswith(prefixes):
+            nn.init.zeros_(module.bn3.weight)
+            names.append(name)
+    return names
+
+
 def train(cfg: Mapping[str, Any]) -> Path:
     """Train (or resume) a SiamMask model as configured; returns the path of the last checkpoint.
 
@@ -208,6 +221,7 @@ def train(cfg: Mapping[str, Any]) -> Path:
         print(load_imagenet_backbone(model, cfg["init"]["backbone"], norm).summary())
     elif model_cfg.get("init_checkpoint"):
         load_checkpoint(model, model_cfg["init_checkpoint"], skip_prefixes=fresh)
+        start_blocks_as_identity(model, fresh)
 
     dataset = PairDataset(
         load_tracks(cfg["data"]), pair_cfg, int(train_cfg["pairs_per_epoch"]), int(train_cfg["seed"])
