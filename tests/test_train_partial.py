@@ -86,3 +86,11 @@ def test_new_residual_blocks_start_as_the_identity(tmp_path: Path) -> None:
     assert not torch.allclose(before.cls, reference.cls)  # random new blocks change the function ...
     for field in ("cls", "loc", "p1", "p2"):  # ... zero-scaled ones do not
         torch.testing.assert_close(getattr(after, field), getattr(reference, field), rtol=1e-5, atol=1e-4)
+
+
+def test_a_new_shape_without_init_fresh_names_the_option(tmp_path: Path) -> None:
+    save_checkpoint(build_siammask("tiny"), tmp_path / "init.pth")
+    cfg = _config(_tiny_video_dataset(tmp_path / "data"), tmp_path / "run", epochs=1)
+    cfg["model"].update(overrides=WIDE_REFINE, init_checkpoint=str(tmp_path / "init.pth"))
+    with pytest.raises(CheckpointMismatchError, match=r"shape mismatch(.|\n)*model.init_fresh"):
+        train(cfg)

@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from siammask.backbone import Bottleneck
-from siammask.checkpoint import load_checkpoint
+from siammask.checkpoint import CheckpointMismatchError, load_checkpoint
 from siammask.model import SearchOutput, SiamMask, build_siammask
 from siammask.refine import REFINE_CROPS
 from siammask.train.checkpointing import load_training_checkpoint, save_training_checkpoint
@@ -220,7 +220,11 @@ def train(cfg: Mapping[str, Any]) -> Path:
         norm = dataclass_from_config(ImageNetNormalisation, cfg["init"].get("normalisation"))
         print(load_imagenet_backbone(model, cfg["init"]["backbone"], norm).summary())
     elif model_cfg.get("init_checkpoint"):
-        load_checkpoint(model, model_cfg["init_checkpoint"], skip_prefixes=fresh)
+        try:
+            load_checkpoint(model, model_cfg["init_checkpoint"], skip_prefixes=fresh)
+        except CheckpointMismatchError as error:
+            hint = "model.init_fresh=[module, ...] starts the modules whose shape changed fresh"
+            raise CheckpointMismatchError(f"{error}\n  ({hint})") from None
         start_blocks_as_identity(model, fresh)
 
     dataset = PairDataset(
