@@ -27,6 +27,7 @@ HEIGHT, WIDTH = 72, 96
 class Prediction:
     mask: np.ndarray
     score: float
+    found: bool = True
 
 
 class ShiftingTracker:

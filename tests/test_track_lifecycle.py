@@ -68,6 +68,7 @@ class FakeState:
 class FakePrediction:
     mask: np.ndarray
     score: float
+    found: bool = True
 
 
 class ConstantVelocityTracker:
@@ -277,6 +278,31 @@ def test_a_class_flip_of_the_detector_never_births_a_duplicate(name):
     mot, res = run(frames, preset(name), ConstantVelocityTracker())
     assert len(mot.tracks) == 1 and len(res) == 1
     assert res[0]["category_id"] == 1
+
+
+class NotFoundOnFrames(ConstantVelocityTracker):
+    """The stand-in, but its steps on the given frames (counted from the first step) are not found."""
+
+    def __init__(self, not_found: set[int]):
+        super().__init__()
+        self.not_found, self.steps = not_found, 0
+
+    def track_many(self, image, states):
+        out = super().track_many(image, states)
+        found = self.steps not in self.not_found
+        self.steps += 1
+        return [FakePrediction(p.mask, p.score, found) for p in out]
+
+
+def test_a_not_found_tracker_mask_does_not_bridge_a_gap():
+    """Frames 3-4 have no detection; the tracker's step into frame 4 says the object is not there."""
+    obj = rect(20, 20)
+    frames = [dets((obj, 0.9, 3))] * 3 + [Detections.empty()] * 2 + [dets((obj, 0.8, 3))] * 3
+    cfg = preset("default", max_lost=3, bridge_gaps=True)
+    _, res = run(frames, cfg, NotFoundOnFrames({3}))  # step k tracks into frame k + 1
+    assert present(res[0]) == [0, 1, 2, 3, 5, 6, 7]
+    _, res = run(frames, cfg, NotFoundOnFrames(set()))
+    assert present(res[0]) == list(range(8))
 
 
 def test_bridge_gaps_off_outputs_only_matched_frames():

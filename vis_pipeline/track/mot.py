@@ -28,6 +28,7 @@ from vis_pipeline.types import Detections
 class TrackPrediction(Protocol):
     mask: np.ndarray  # bool HxW
     score: float
+    found: bool  # False: the tracker says the object is not there (SiamMask's colour gate, off by default)
 
 
 class SingleObjectTracker(Protocol):
@@ -39,6 +40,11 @@ class SingleObjectTracker(Protocol):
     def track_many(self, image_bgr: np.ndarray, states: list[Any]) -> list[TrackPrediction]: ...
 
     def recenter(self, state: Any, box_xywh: Sequence[float], weight: float) -> None: ...
+
+
+def usable(pred: TrackPrediction, min_score: float) -> bool:
+    """Whether a tracker mask may stand in for a missing detection: found and scored >= ``min_score``."""
+    return pred.found and pred.score >= min_score
 
 
 def prediction_rle(pred: TrackPrediction) -> RLE:
@@ -119,7 +125,7 @@ class MultiObjectTracker:
 
         # 4. Unmatched tracks are lost for a frame (SiamMask's mask kept pending), or die.
         for ti in matches.unmatched_tracks:
-            keep = cfg.bridge_gaps and preds[ti].score >= cfg.min_tracker_score
+            keep = cfg.bridge_gaps and usable(preds[ti], cfg.min_tracker_score)
             mask = pred_masks[ti] if keep else None
             live[ti].mark_unmatched(frame_idx, mask, cfg.max_lost, cfg.tail_frames)
 
@@ -190,7 +196,7 @@ class MultiObjectTracker:
             preds = self.tracker.track_many(frame, [states[i] for i in active])
             still = []
             for i, pred in zip(active, preds, strict=True):
-                if pred.score >= self.cfg.min_tracker_score and pred.mask.any():
+                if usable(pred, self.cfg.min_tracker_score) and pred.mask.any():
                     tracks[i].backfill[frame_idx] = prediction_rle(pred)
                     still.append(i)
             active = still
