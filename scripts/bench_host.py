@@ -41,6 +41,7 @@ import numpy as np
 import torch
 from pycocotools import mask as mask_utils
 
+from siammask.anchors import Candidate
 from siammask.boxes import mask_box
 from siammask.crops import (
     SearchCrop,
@@ -113,7 +114,9 @@ def network_like_output(rng: np.random.Generator) -> SearchOutput:
     return SearchOutput(cls, loc, empty, empty, empty, empty, None)
 
 
-def _select(tracker: SiamMaskTracker, out: SearchOutput, crop: SearchCrop, size: np.ndarray) -> object:
+def _select(
+    tracker: SiamMaskTracker, out: SearchOutput, crop: SearchCrop, size: np.ndarray
+) -> list[Candidate]:
     """Stage 1's decode and choice for one sample, as the tracker runs them."""
     scores, boxes = tracker._decode(out)
     return choose_candidates(tracker.hp, tracker.window, scores, boxes, [crop], [size])

@@ -149,7 +149,7 @@ def _read_log(path: Path, before_epoch: int) -> list[dict[str, str]]:
 
 def module_prefixes(model: nn.Module, names: Sequence[str], key: str) -> tuple[str, ...]:
     """``("name.", ...)`` for top-level or nested module names of ``model`` (e.g. ``refine_model``);
-    TrainConfigError naming ``key`` for a name that is not a module with parameters."""
+    TrainConfigError naming ``key`` for a name that is not one of its modules."""
     if isinstance(names, str):
         names = [names]
     known = {name for name, _ in model.named_modules() if name}
