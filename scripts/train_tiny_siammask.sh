@@ -56,6 +56,7 @@ else
     if [ "$VARIANT" = v5 ]; then CONFIG=siammask_tiny_v5; fi
     if [ "$VARIANT" = refine ]; then CONFIG=siammask_tiny_refine; fi
     if [ "$VARIANT" = deep ]; then CONFIG=siammask_tiny_deep; fi
+    if [ "$VARIANT" = hard ]; then CONFIG=siammask_tiny_hard; fi
     args+=("data.extra=[{ann: $DATA640/annotations.json, frames: $DATA640/JPEGImages}]")
 fi
 

@@ -170,3 +170,33 @@ def test_a_bad_worker_count_is_one_line(tmp_path: Path) -> None:
     cfg["train"]["num_workers"] = -1
     with pytest.raises(TrainConfigError, match=r"train.num_workers=-1 must be an integer >= 0"):
         train(cfg)
+
+
+def test_hard_negatives_train_the_score_down_on_a_distractor() -> None:
+    """A second, identical square far from the target: the hard negatives (each pair's highest-scoring
+    far anchors) put it in the score loss, so after a few steps the target outscores it by more."""
+    batch = _synthetic_batch(2)
+    batch["search"][:, :, 8:68, 180:244] = 200.0  # the distractor, up and right of the target
+    anchor_cfg = AnchorConfig()
+    anchors = generate_anchors(anchor_cfg)
+    target, distractor = 2 * 625 + 12 * 25 + 12, 2 * 625 + 1 * 25 + 23  # 1:1 anchors at (12, 12), (1, 23)
+
+    def target_lead(hard_negatives: int) -> float:
+        torch.manual_seed(0)
+        model = build_siammask("tiny").train()
+        optimizer = make_optimizer(list(model.parameters()), lr=5e-3)
+        cfg = TargetConfig(hard_negatives=hard_negatives)
+        for step in range(8):
+            terms = compute_losses(model, batch, anchors, anchor_cfg, cfg, LossWeights(), 4,
+                                   np.random.default_rng(step))  # fmt: skip
+            optimizer.zero_grad()
+            terms.total.backward()
+            optimizer.step()
+        with torch.no_grad():  # batch statistics: 8 steps leave the running ones meaningless
+            out = model.search(batch["search"], model.template_kernels(batch["template"]))
+        logits = out.cls.reshape(2, 2, -1)
+        margin = logits[:, 1] - logits[:, 0]  # foreground minus background logit
+        return float((margin[:, target] - margin[:, distractor]).mean())
+
+    # measured: lead 0.95 with hard negatives, -0.09 without
+    assert target_lead(16) > target_lead(0) + 0.5

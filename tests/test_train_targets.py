@@ -9,6 +9,7 @@ import torch
 from siammask.train.targets import (
     AnchorConfig,
     TargetConfig,
+    add_hard_negatives,
     anchor_sizes,
     assign_targets,
     generate_anchors,
@@ -87,3 +88,34 @@ def test_select_mask_rows_caps_per_pair() -> None:
     assert sum(1 for b, _, _ in chosen if b == 0) == 4
     assert (1, 5, 6) in chosen
     assert len(select_mask_rows(rows, 0, np.random.default_rng(0))) == 10
+
+
+def test_hard_negatives_are_the_highest_scoring_far_unsampled_anchors() -> None:
+    gt = np.array([[95.0, 95.0, 159.0, 159.0]] * 2)  # anchor a=2 at (12, 12) in both pairs
+    cfg = TargetConfig(hard_negatives=3, hard_negative_max_iou=0.1)
+    targets = assign_targets(gt, generate_anchors(ANCHOR_CFG), ANCHOR_CFG, cfg, np.random.default_rng(0))
+    assert not targets.far[0, _index(2, 12, 12)] and targets.far[0, _index(2, 0, 0)]
+    margin = torch.zeros(2, 3125)
+    on_target = _index(2, 12, 12)  # positive: never a hard negative however high it scores
+    near = _index(2, 12, 15)  # 24 px off a 64 px box: IoU 0.45, not far
+    unsampled_far = [i for i in np.flatnonzero(targets.far[0].numpy()) if targets.labels[0, i] < 0][:4]
+    margin[0, on_target] = 9.0
+    margin[0, near] = 8.0
+    margin[0, unsampled_far] = torch.tensor([5.0, 7.0, 6.0, 1.0])
+    sampled_far = int(np.flatnonzero((targets.labels[1] == 0).numpy())[0])
+    margin[1, sampled_far] = 10.0  # already a sampled negative: the pair's three picks go elsewhere
+    labels = add_hard_negatives(targets.labels, targets.far, margin, cfg.hard_negatives)
+    added = (labels == 0) & (targets.labels < 0)
+    assert sorted(np.flatnonzero(added[0].numpy()).tolist()) == sorted(unsampled_far[:3])
+    assert labels[0, on_target] == targets.labels[0, on_target] and labels[0, near] == -1
+    assert int(added[1].sum()) == 3 and not added[1, sampled_far]
+    keep = targets.labels >= 0
+    assert torch.equal(labels[keep], targets.labels[keep])  # sampled labels untouched
+    assert add_hard_negatives(targets.labels, targets.far, margin, 0) is targets.labels
+
+
+def test_hard_negative_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="hard_negative_max_iou"):
+        TargetConfig(hard_negatives=4, hard_negative_max_iou=0.3)  # not below neg_iou: could take positives
+    with pytest.raises(ValueError, match="hard_negatives"):
+        TargetConfig(hard_negatives=-1)

@@ -13,7 +13,10 @@ Geometry (all in pixels of the 255x255 search crop, pixel index = pixel centre):
 Labelling rule (SiamRPN / SiamMask): an anchor is positive at IoU >= ``pos_iou`` (0.6, the paper) with the
 GT box, negative at IoU < ``neg_iou`` (0.3), ignored in between. Per pair at most ``max_pos`` positives are
 sampled and negatives fill up to ``total`` sampled anchors. A RoW is positive for the mask loss when any of
-its anchors is positive (before the sampling).
+its anchors is positive (before the sampling). Optionally (``hard_negatives`` > 0, not in the paper) the
+network's own highest-scoring anchors far from the target (IoU <= ``hard_negative_max_iou``) join the
+sampled negatives after the forward pass (:func:`add_hard_negatives`): random negatives are nearly all plain
+background, while a tracker drifts to the *other objects* of the search crop.
 """
 
 from __future__ import annotations
@@ -46,6 +49,16 @@ class TargetConfig:
     neg_iou: float = 0.3
     max_pos: int = 16
     total: int = 64
+    hard_negatives: int = 0  # per pair, highest-scoring far anchors added as negatives (0 = off)
+    hard_negative_max_iou: float = 0.1  # "far": IoU with the GT box at most this
+
+    def __post_init__(self) -> None:
+        if self.hard_negatives < 0:
+            raise ValueError(f"targets.hard_negatives={self.hard_negatives} must be >= 0")
+        if not 0.0 <= self.hard_negative_max_iou < self.neg_iou:
+            raise ValueError(
+                f"targets.hard_negative_max_iou={self.hard_negative_max_iou} must be in [0, neg_iou)"
+            )
 
 
 @dataclass
@@ -55,11 +68,13 @@ class AnchorTargets:
     labels: (B, A) int64; 1 = sampled positive, 0 = sampled negative, -1 = not sampled / ignored.
     deltas: (B, 4, A) float32 normalised (dx, dy, dw, dh) of the GT box w.r.t. every anchor.
     positive_rows: (B, score_size, score_size) bool; RoWs with at least one positive anchor.
+    far: (B, A) bool; anchors with IoU <= ``hard_negative_max_iou`` (candidates for hard negatives).
     """
 
     labels: torch.Tensor
     deltas: torch.Tensor
     positive_rows: torch.Tensor
+    far: torch.Tensor
 
 
 def anchor_sizes(cfg: AnchorConfig) -> list[tuple[int, int]]:
@@ -122,11 +137,12 @@ def encode_deltas(anchors_cxcywh: np.ndarray, box_xyxy: np.ndarray) -> np.ndarra
 
 def label_anchors(
     anchors_cxcywh: np.ndarray, box_xyxy: np.ndarray, cfg: TargetConfig, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Label the anchors of one pair.
 
-    Returns ``(labels, positive)``: labels (A,) int64 in {1, 0, -1} after sampling, and the (A,) bool mask
-    of all anchors with IoU >= pos_iou (before sampling; used for the RoW positivity of the mask loss).
+    Returns ``(labels, positive, far)``: labels (A,) int64 in {1, 0, -1} after sampling, the (A,) bool
+    mask of all anchors with IoU >= pos_iou (before sampling; used for the RoW positivity of the mask
+    loss) and the (A,) bool mask of anchors with IoU <= hard_negative_max_iou.
     """
     iou = iou_with_box(cxcywh_to_xyxy(anchors_cxcywh), box_xyxy)
     positive = iou >= cfg.pos_iou
@@ -141,7 +157,7 @@ def label_anchors(
         neg_idx = rng.choice(neg_idx, num_neg, replace=False)
     labels[pos_idx] = 1
     labels[neg_idx] = 0
-    return labels, positive
+    return labels, positive, iou <= cfg.hard_negative_max_iou
 
 
 def assign_targets(
@@ -155,17 +171,41 @@ def assign_targets(
     boxes_xyxy = np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4)
     size = anchor_cfg.score_size
     num_types = len(anchors_cxcywh) // (size * size)
-    labels, deltas, rows = [], [], []
+    labels, deltas, rows, far = [], [], [], []
     for box in boxes_xyxy:
-        sample_labels, positive = label_anchors(anchors_cxcywh, box, target_cfg, rng)
+        sample_labels, positive, far_anchors = label_anchors(anchors_cxcywh, box, target_cfg, rng)
         labels.append(sample_labels)
+        far.append(far_anchors)
         deltas.append(encode_deltas(anchors_cxcywh.astype(np.float64), box).T)
         rows.append(positive.reshape(num_types, size, size).any(axis=0))
     return AnchorTargets(
         labels=torch.from_numpy(np.stack(labels)),
         deltas=torch.from_numpy(np.stack(deltas).astype(np.float32)),
         positive_rows=torch.from_numpy(np.stack(rows)),
+        far=torch.from_numpy(np.stack(far)),
     )
+
+
+def add_hard_negatives(
+    labels: torch.Tensor, far: torch.Tensor, fg_margin: torch.Tensor, count: int
+) -> torch.Tensor:
+    """Labels with each pair's ``count`` highest-scoring far anchors added as negatives (label 0).
+
+    labels: (B, A) int64 from :func:`assign_targets`; far: (B, A) bool; fg_margin: (B, A) foreground minus
+    background logit of every anchor (the network's current scores, no gradient needed). Anchors already
+    sampled keep their label; positives are never far (``hard_negative_max_iou < neg_iou``). Returns a new
+    tensor; ``count <= 0`` returns ``labels`` unchanged.
+    """
+    if count <= 0:
+        return labels
+    candidates = far.to(labels.device) & (labels < 0)
+    ranked = torch.where(
+        candidates, fg_margin.detach().to(labels.device), torch.full_like(fg_margin, -torch.inf)
+    )
+    top = torch.topk(ranked, min(count, ranked.shape[1]), dim=1)
+    chosen = torch.zeros_like(candidates)
+    chosen.scatter_(1, top.indices, torch.isfinite(top.values))
+    return torch.where(chosen, torch.zeros_like(labels), labels)
 
 
 def select_mask_rows(

@@ -29,12 +29,21 @@ from siammask.refine import REFINE_CROPS
 from siammask.train.checkpointing import load_training_checkpoint, save_training_checkpoint
 from siammask.train.curve import plot_loss_curve
 from siammask.train.data import PairConfig, PairDataset
-from siammask.train.losses import LossTerms, LossWeights, box_loss, combine, mask_loss, score_loss
+from siammask.train.losses import (
+    LossTerms,
+    LossWeights,
+    box_loss,
+    cls_to_anchor_logits,
+    combine,
+    mask_loss,
+    score_loss,
+)
 from siammask.train.schedule import LrSchedule, make_optimizer, set_lr
 from siammask.train.sources import AnnotationError, ObjectTrack, load_coco_tracks, load_ytvis_tracks
 from siammask.train.targets import (
     AnchorConfig,
     TargetConfig,
+    add_hard_negatives,
     assign_targets,
     generate_anchors,
     mask_windows,
@@ -107,8 +116,13 @@ def compute_losses(
     kernels = model.template_kernels(batch["template"].to(device))
     out = model.search(batch["search"].to(device), kernels, with_mask_head=False)
     targets = assign_targets(batch["search_box"].numpy(), anchors, anchor_cfg, target_cfg, rng)
-    score = score_loss(out.cls, targets.labels.to(device))
-    reg = box_loss(out.loc, targets.deltas.to(device), targets.labels.to(device), weights.smooth_l1_beta)
+    labels = targets.labels.to(device)
+    if target_cfg.hard_negatives > 0:  # the network's own most confident mistakes far from the target
+        cls_logits = cls_to_anchor_logits(out.cls.detach())  # (B, 2, A): background, foreground
+        margin = cls_logits[:, 1] - cls_logits[:, 0]
+        labels = add_hard_negatives(labels, targets.far, margin, target_cfg.hard_negatives)
+    score = score_loss(out.cls, labels)
+    reg = box_loss(out.loc, targets.deltas.to(device), labels, weights.smooth_l1_beta)
     rows = select_mask_rows(targets.positive_rows, max_mask_rows, rng)
     if rows:
         logits = model.refine_model(*gather_refine_inputs(out, rows))  # = refine_at, see the helper
