@@ -19,6 +19,9 @@
 #       refine module trained fresh, backbone and box/score heads frozen (16 epochs x 1000 pairs).
 #   VARIANT=deep (weights/tiny_siammask_deep.*): configs/train/siammask_tiny_deep.yaml: v3 with one more block
 #       per stage, the new blocks starting as the identity; everything trains (16 epochs x 1000 pairs).
+#   VARIANT=hard (weights/tiny_siammask_hard.*): configs/train/siammask_tiny_hard.yaml: v3 fine-tuned with each
+#       pair's 16 highest-scoring far anchors as extra negatives (16 epochs x 1000 pairs; measured on the
+#       tuning seeds: worse than v3, stopped at epoch 10, not released; see README).
 #   VARIANT=wide2 (weights/tiny_siammask_wide2.*): the same two sets; configs/train/siammask_tiny_wide2.yaml
 #       fine-tunes the wide weights (18 epochs x 1000 pairs, lower learning rates; needs VARIANT=wide first).
 # Training is resumable: re-running the script continues from RUN_DIR/last.pth.

@@ -67,6 +67,7 @@ class TrackerHParams:
     anchor_scales: tuple[float, ...] = (8.0,)
     min_polygon_area: float = 100.0  # largest contour must exceed this for a minAreaRect polygon
     min_size: float = 10.0  # lower clip of the target width/height after each step (frame pixels)
+    min_size_fraction: float = 0.0  # ... or this fraction of the frame's shorter side, if larger (0 = off)
     # distractor-aware choice (siammask.distractors; not in the released tracker: weight 0 = off)
     distractor_weight: float = 0.0  # score' = score - weight * mean distractor score
     distractor_min_score: float = 0.8  # a second response peak at least this high becomes a distractor ...
@@ -157,6 +158,12 @@ class TrackerHParams:
         hp.validate(source)
         return hp
 
+    def size_floor(self, image_hw: tuple[int, int]) -> float:
+        """Lower clip of the target's width and height in a frame of ``image_hw`` (pixels): ``min_size``,
+        or ``min_size_fraction`` of the shorter side when that is larger (a small target then keeps a
+        search region that can find it again after an occlusion)."""
+        return max(self.min_size, self.min_size_fraction * min(image_hw))
+
     def validate(self, source: str = "<hparams>") -> None:
         """Check value ranges the tracker relies on; raise TrackerConfigError naming ``source``."""
         if self.windowing not in ("cosine", "uniform"):
@@ -173,6 +180,10 @@ class TrackerHParams:
             raise TrackerConfigError(f"{source}: sizes and stride must be positive")
         if self.instance_size <= self.exemplar_size:
             raise TrackerConfigError(f"{source}: instance_size must exceed exemplar_size")
+        if not 0.0 <= self.min_size_fraction < 1.0:
+            raise TrackerConfigError(
+                f"{source}: min_size_fraction must be in [0, 1), got {self.min_size_fraction}"
+            )
         if not self.anchor_ratios or not self.anchor_scales or min(self.anchor_ratios) <= 0:
             raise TrackerConfigError(f"{source}: anchor ratios/scales must be non-empty and positive")
         if self.distractor_weight < 0 or not 0.0 <= self.distractor_min_score <= 1.0:

@@ -298,7 +298,9 @@ class SiamMaskTracker:
         if self.cascade == "two_stage":
             del out1  # free stage-1 feature maps before the second forward
             boxes2 = [
-                motion.stage2_box(self.stage2_box, new_box, crop, choice, image_hw, self.hp.min_size)
+                motion.stage2_box(
+                    self.stage2_box, new_box, crop, choice, image_hw, self.hp.size_floor(image_hw)
+                )
                 for new_box, crop, choice in zip(new_boxes, crops1, choices1, strict=True)
             ]
             crops2 = [self._search_crop(pos, size) for pos, size in boxes2]
@@ -402,7 +404,7 @@ class SiamMaskTracker:
         fallback = (pos[0] - size[0] / 2, pos[1] - size[1] / 2, size[0], size[1])
         rule = PolygonRule(self.options.box_strategy, hp.min_polygon_area, fallback)
         state.velocity = motion.smoothed_velocity(hp, state, pos, float(choice.score), found)
-        state.target_pos, state.target_sz = clip_box(pos, size, image_hw, self.hp.min_size)
+        state.target_pos, state.target_sz = clip_box(pos, size, image_hw, hp.size_floor(image_hw))
         state.score = float(choice.score)
         state.frames_tracked += 1
         return TrackResult(

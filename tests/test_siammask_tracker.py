@@ -470,3 +470,21 @@ def test_recenter_equals_the_corner_box_pull_bit_for_bit(dtype) -> None:
         assert state.target_sz.tobytes() == expected_size.tobytes(), (box, weight)
     with pytest.raises(TrackerInputError, match="weight"):
         tracker.recenter(state, (0, 0, 10, 10), 1.5)
+
+
+def test_size_floor_is_a_fraction_of_the_shorter_side_when_larger(tiny_net: nn.Module) -> None:
+    hp = dataclasses.replace(TINY_HP, min_size=10.0, min_size_fraction=0.25)
+    assert hp.size_floor((120, 160)) == 30.0 and hp.size_floor((20, 160)) == 10.0
+    frames = _frames(2, seed=3)
+    for cascade in ("one_stage", "two_stage"):
+        sizes = {}
+        for fraction in (0.0, 0.25):
+            hp = dataclasses.replace(TINY_HP, min_size=10.0, min_size_fraction=fraction)
+            tracker = SiamMaskTracker(tiny_net, hp, cascade=cascade)
+            states = tracker.init_many(frames[0], BOXES)  # 22-28 px boxes
+            tracker.track_many(frames[1], states)
+            sizes[fraction] = np.array([state.target_sz for state in states])
+        assert (sizes[0.0] < 30.0).any()  # without the floor the boxes stay near their 22-28 px
+        assert (sizes[0.25] >= 30.0).all()  # 0.25 x 120 px
+    with pytest.raises(TrackerConfigError, match="min_size_fraction must be in"):
+        load_tracker_hparams({"min_size_fraction": 1.0})
