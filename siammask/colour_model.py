@@ -37,13 +37,16 @@ class ColourRule:
     """weight: share of the colour score in the choice (0 = the network alone); min_score: a chosen box
     whose colour score is below this is *not found* (0 = never); update_rate: blend of the model refitted
     on each found step (0 = the init frame's model throughout); bins: histogram bins per BGR channel;
-    mask_weight: share of the per-pixel colour probability in the mask probability (0 = the network's)."""
+    mask_weight: share of the per-pixel colour probability in the mask probability (0 = the network's);
+    min_init_side: a target whose init box is smaller than this across (``sqrt(w h)``, frame pixels)
+    gets no colour model: a sliver's few pixels would call everything else not found."""
 
     weight: float = 0.0
     min_score: float = 0.0
     update_rate: float = 0.0
     bins: int = 16
     mask_weight: float = 0.0
+    min_init_side: float = 0.0
 
     @property
     def enabled(self) -> bool:

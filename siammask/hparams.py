@@ -84,6 +84,7 @@ class TrackerHParams:
     colour_update_rate: float = 0.0  # blend of the model refitted on each found step
     colour_bins: int = 16  # histogram bins per BGR channel (divides 256)
     colour_mask_weight: float = 0.0  # mask: (1 - weight) * mask probability + weight * colour probability
+    colour_min_init_side: float = 0.0  # init boxes smaller across (sqrt(w h), px) get no colour model
 
     @property
     def score_size(self) -> int:
@@ -112,6 +113,7 @@ class TrackerHParams:
             update_rate=self.colour_update_rate,
             bins=self.colour_bins,
             mask_weight=self.colour_mask_weight,
+            min_init_side=self.colour_min_init_side,
         )
 
     @classmethod
@@ -202,6 +204,10 @@ class TrackerHParams:
             "colour_update_rate": self.colour_update_rate,
             "colour_mask_weight": self.colour_mask_weight,
         }
+        if self.colour_min_init_side < 0:
+            raise TrackerConfigError(
+                f"{source}: colour_min_init_side must be >= 0, got {self.colour_min_init_side}"
+            )
         for key, value in colour.items():
             if not 0.0 <= value <= 1.0:
                 raise TrackerConfigError(f"{source}: {key} must be in [0, 1], got {value}")

@@ -153,13 +153,19 @@ def update_templates(
 
 
 def init_colour_models(
-    rule: ColourRule, patches: Sequence[np.ndarray], boxes_in_crop: Sequence[np.ndarray]
-) -> list[ColourModel]:
+    rule: ColourRule,
+    patches: Sequence[np.ndarray],
+    boxes_in_crop: Sequence[np.ndarray],
+    init_sides: Sequence[float],
+) -> list[ColourModel | None]:
     """A colour model per search-size ``patches`` of the init boxes (``boxes_in_crop``: (cx, cy, w, h)
-    relative to the patch centre)."""
+    relative to the patch centre), or None where the init box's ``sqrt(w h)`` in frame pixels
+    (``init_sides``) is below ``rule.min_init_side``: such a target is never called not found."""
     return [
         fit_colour_model(bin_indices(patch, rule.bins), box, rule.bins)
-        for patch, box in zip(patches, boxes_in_crop, strict=True)
+        if side >= rule.min_init_side
+        else None
+        for patch, box, side in zip(patches, boxes_in_crop, init_sides, strict=True)
     ]
 
 
@@ -170,8 +176,10 @@ def colour_scores(
     ``bin_maps``: ``bin_indices`` of each sample's search patch."""
     scores = []
     for state, bins, boxes in zip(states, bin_maps, boxes_per_sample, strict=True):
-        assert state.colour is not None, "colour model is fitted at init when the option is on"
-        scores.append(box_colour_scores(state.colour.object_probability()[bins], boxes))
+        if state.colour is None:  # no model (init box under min_init_side): every box fits, none is lost
+            scores.append(np.ones(boxes.shape[1]))  # boxes: (4, K)
+        else:
+            scores.append(box_colour_scores(state.colour.object_probability()[bins], boxes))
     return scores
 
 

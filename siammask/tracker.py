@@ -217,7 +217,8 @@ class SiamMaskTracker:
             search = [self._search_crop(pos, size) for pos, size in zip(positions, sizes, strict=True)]
             patches = [self._crop_patch(image_bgr, crop, avg_chans) for crop in search]
             in_crop = [np.r_[0.0, 0.0, size * crop.scale_x] for crop, size in zip(search, sizes, strict=True)]
-            colours = track_memory.init_colour_models(self.hp.colour_rule, patches, in_crop)
+            sides = [float(np.sqrt(w * h)) for w, h in sizes]
+            colours = track_memory.init_colour_models(self.hp.colour_rule, patches, in_crop, sides)
         self._padded.reset(None)
         z = crops_to_tensor(crops, self.device)
         kernels = self.model.template_kernels(z)

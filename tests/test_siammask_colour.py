@@ -136,6 +136,21 @@ def test_colour_min_score_keeps_a_target_coloured_box_found() -> None:
     assert tracker.track(_frame(), state).found
 
 
+@pytest.mark.parametrize("min_init_side", [0.0, 59.0, 61.0])
+def test_a_target_smaller_than_colour_min_init_side_gets_no_model_and_is_never_lost(
+    min_init_side: float,
+) -> None:
+    # as in the not-found test: the target is gone and only the blue object answers; the init box is 60 px
+    net = FrameScriptNet([{OTHER: 4.0}], distractor_map={})
+    tracker = _tracker(net, colour_min_score=0.4, colour_min_init_side=min_init_side)
+    state = tracker.init(_frame(), BOX)
+    result = tracker.track(_frame(target=False), state)
+    if min_init_side > 60:  # no model: the network's choice stands, found
+        assert state.colour is None and result.found and result.mask_pos_yx == OTHER
+    else:
+        assert state.colour is not None and not result.found
+
+
 def test_colour_model_is_refitted_on_found_steps_only() -> None:
     net = FrameScriptNet([{TARGET: 4.0}, {OTHER: 4.0}], distractor_map={})
     tracker = _tracker(net, colour_min_score=0.4, colour_update_rate=0.5)
@@ -198,6 +213,7 @@ def test_colour_mask_weight_trims_the_mask_to_the_target_colour(weight: float) -
         {"colour_update_rate": 2.0},
         {"colour_bins": 12},
         {"colour_mask_weight": 1.2},
+        {"colour_min_init_side": -1.0},
     ],
 )
 def test_out_of_range_colour_options_are_rejected_with_their_name(bad: dict) -> None:
@@ -217,6 +233,7 @@ def test_the_vos_preset_turns_on_the_gate_and_coasting_on_the_v3_weights() -> No
     hp = preset.hp
     assert hp.colour_min_score > 0 and hp.hold_below_score > 0 and hp.coast_velocity > 0
     assert hp.colour_weight == 0 and hp.colour_mask_weight == 0 and hp.distractor_weight == 0
+    assert hp.min_size_fraction > 0 and hp.colour_min_init_side > 0  # size floor; no model for slivers
 
 
 def test_siammask_eval_scores_a_not_found_step_as_an_empty_mask() -> None:
