@@ -43,7 +43,8 @@ class TrackerState:
     image_hw: frame size at init; score: raw foreground probability of the last step (1.0 after init);
     distractors: (M, C, 5, 5) cls kernels of remembered distractors (``siammask.distractors``), or None;
     velocity: (2,) float64 smoothed centre displacement per confident step (px/frame), for coasting;
-    colour: the target's colour model (``siammask.colour_model``), or None when that option is off.
+    colour: the target's colour model (``siammask.colour_model``), or None when that option is off or the
+    init box was under ``colour_min_init_side`` across.
     """
 
     target_pos: np.ndarray
