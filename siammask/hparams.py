@@ -204,13 +204,13 @@ class TrackerHParams:
             "colour_update_rate": self.colour_update_rate,
             "colour_mask_weight": self.colour_mask_weight,
         }
+        for key, value in colour.items():
+            if not 0.0 <= value <= 1.0:
+                raise TrackerConfigError(f"{source}: {key} must be in [0, 1], got {value}")
         if self.colour_min_init_side < 0:
             raise TrackerConfigError(
                 f"{source}: colour_min_init_side must be >= 0, got {self.colour_min_init_side}"
             )
-        for key, value in colour.items():
-            if not 0.0 <= value <= 1.0:
-                raise TrackerConfigError(f"{source}: {key} must be in [0, 1], got {value}")
         if self.colour_bins not in (2, 4, 8, 16, 32, 64):
             raise TrackerConfigError(
                 f"{source}: colour_bins must be 2, 4, 8, 16, 32 or 64, got {self.colour_bins}"

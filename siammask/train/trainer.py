@@ -118,7 +118,7 @@ def compute_losses(
     targets = assign_targets(batch["search_box"].numpy(), anchors, anchor_cfg, target_cfg, rng)
     labels = targets.labels.to(device)
     if target_cfg.hard_negatives > 0:  # the network's own most confident mistakes far from the target
-        cls_logits = cls_to_anchor_logits(out.cls.detach())  # (B, 2, A): background, foreground
+        cls_logits = cls_to_anchor_logits(out.cls)  # (B, 2, A): background, foreground
         margin = cls_logits[:, 1] - cls_logits[:, 0]
         labels = add_hard_negatives(labels, targets.far, margin, target_cfg.hard_negatives)
     score = score_loss(out.cls, labels)
